@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the cgo build needs and is missing: a C/C++ compiler and the
+# two header packages the github.com/ollama/ollama module zip lacks
+# (nlohmann/json and stb_image). The third missing header, miniaudio.h, is
+# the project's own stand-in in build/include.
+set -euo pipefail
+
+missing=()
+command -v gcc >/dev/null || missing+=(gcc)
+command -v g++ >/dev/null || missing+=(g++)
+[ -f /usr/include/nlohmann/json.hpp ] || missing+=(nlohmann-json3-dev)
+[ -f /usr/include/stb/stb_image.h ] || missing+=(libstb-dev)
+command -v go >/dev/null || { echo "deps: Go is not installed (need Go 1.26 or newer): https://go.dev/dl/" >&2; exit 1; }
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+cmd="apt-get update && apt-get install -y ${missing[*]}"
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+	echo "deps: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+	echo "deps: missing ${missing[*]}; install them with:" >&2
+	echo "  sudo sh -c '$cmd'" >&2
+	exit 1
+fi

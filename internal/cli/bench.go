@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
+)
+
+func runBenchEngine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench engine", flag.ContinueOnError)
+	var (
+		model  = fs.String("model", "", "GGUF path or hf://OWNER/REPO/FILE.gguf")
+		reps   = fs.Int("reps", 5, "runs per test; the median is reported")
+		prompt = fs.Int("prompt", 128, "prompt tokens per prompt run")
+		decode = fs.Int("decode", 64, "tokens per decode run")
+		ef     engineFlags
+	)
+	ef.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: cogen bench engine --model PATH [--threads N] [--reps N]")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *reps < 1 || *prompt < 1 || *decode < 1 {
+		return usagef("", "--reps, --prompt and --decode must be positive")
+	}
+	ef.ctxSize = *prompt + *decode
+	ef.batch = max(ef.batch, *prompt)
+	m, err := openModel(ctx, *model, ef, stderr)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	r, err := BenchEngine(ctx, m, *prompt, *decode, *reps)
+	if err != nil {
+		return err
+	}
+	info := m.Info()
+	fmt.Fprintf(stdout, "model %s (%s, %s, %s params)\n", info.Path, info.Architecture, info.Quantization, humanCount(float64(info.Parameters)))
+	fmt.Fprintf(stdout, "threads %d, %d runs each, median\n", ef.options().Threads, *reps)
+	fmt.Fprintf(stdout, "prompt %.1f tok/s\n", r.Prompt)
+	fmt.Fprintf(stdout, "decode %.1f tok/s\n", r.Decode)
+	return nil
+}
+
+// EngineSpeed is the median throughput of the engine benchmark.
+type EngineSpeed struct {
+	Prompt, Decode float64 // tokens per second
+}
+
+// BenchEngine measures, like llama.cpp's llama-bench, the speed of
+// evaluating a prompt of nPrompt random tokens in one batch, and of
+// decoding nDecode tokens one at a time from an empty context. One warm-up
+// run precedes the timed ones; each figure is the median of reps runs.
+func BenchEngine(ctx context.Context, m *llamacpp.Model, nPrompt, nDecode, reps int) (EngineSpeed, error) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	toks := func(n int) []int32 {
+		t := make([]int32, n)
+		for i := range t {
+			t[i] = int32(rng.IntN(m.VocabSize()))
+		}
+		return t
+	}
+	run := func(f func(*llamacpp.Sequence) (int, error)) (float64, error) {
+		var speeds []float64
+		for i := range reps + 1 {
+			seq, err := m.NewSequence(ctx)
+			if err != nil {
+				return 0, err
+			}
+			start := time.Now()
+			n, err := f(seq)
+			el := time.Since(start)
+			seq.Close()
+			if err != nil {
+				return 0, err
+			}
+			if i > 0 { // the first run warms up
+				speeds = append(speeds, float64(n)/el.Seconds())
+			}
+		}
+		slices.Sort(speeds)
+		return speeds[len(speeds)/2], nil
+	}
+	var res EngineSpeed
+	var err error
+	res.Prompt, err = run(func(s *llamacpp.Sequence) (int, error) {
+		return nPrompt, s.Append(ctx, toks(nPrompt))
+	})
+	if err != nil {
+		return res, fmt.Errorf("prompt benchmark: %w", err)
+	}
+	res.Decode, err = run(func(s *llamacpp.Sequence) (int, error) {
+		for _, t := range toks(nDecode) {
+			if err := s.Append(ctx, []int32{t}); err != nil {
+				return 0, err
+			}
+		}
+		return nDecode, nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("decode benchmark: %w", err)
+	}
+	return res, nil
+}

@@ -1,0 +1,136 @@
+// Package cli implements the cogen command line: one flag.FlagSet per
+// subcommand and a small switch to dispatch, as litestream does.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// UsageError is a command-line mistake; Hint says how to fix it.
+type UsageError struct {
+	Err  error
+	Hint string
+}
+
+func (e *UsageError) Error() string {
+	if e.Hint == "" {
+		return e.Err.Error()
+	}
+	return e.Err.Error() + "\n" + e.Hint
+}
+
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usagef(hint, format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...), Hint: hint}
+}
+
+const topUsage = `cogen: a small local model and a large cloud model writing together,
+with private context kept on the device.
+
+Usage: cogen [--log-level debug|info|warn|error] [--log-format text|json] COMMAND [flags]
+
+Commands:
+  generate     generate text with the local model
+  model info   describe a GGUF model
+  bench engine measure the engine's prompt and decode speed
+  testmodel    write a random-weight GGUF test model
+
+Run "cogen COMMAND -h" for a command's flags.`
+
+// GlobalFlags splits the global logging flags off the front of args.
+func GlobalFlags(args []string) (rest []string, level slog.Level, format string, err error) {
+	level, format = slog.LevelInfo, "text"
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		name, val, ok := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		if name != "log-level" && name != "log-format" {
+			break
+		}
+		args = args[1:]
+		if !ok {
+			if len(args) == 0 {
+				return nil, 0, "", fmt.Errorf("flag --%s needs a value", name)
+			}
+			val, args = args[0], args[1:]
+		}
+		switch name {
+		case "log-level":
+			if err := level.UnmarshalText([]byte(val)); err != nil {
+				return nil, 0, "", fmt.Errorf("--log-level %q: want debug, info, warn or error", val)
+			}
+		case "log-format":
+			if val != "text" && val != "json" {
+				return nil, 0, "", fmt.Errorf("--log-format %q: want text or json", val)
+			}
+			format = val
+		}
+	}
+	return args, level, format, nil
+}
+
+// ReplaceAttr is main's second privacy guard for log records: attributes
+// whose keys name prompt or context text are replaced by their length.
+func ReplaceAttr(groups []string, a slog.Attr) slog.Attr {
+	switch a.Key {
+	case "prompt", "text", "content", "context", "profile", "history":
+		if a.Value.Kind() == slog.KindString {
+			return slog.String(a.Key, fmt.Sprintf("<redacted len=%d>", len(a.Value.String())))
+		}
+	}
+	return a
+}
+
+// Run runs the command in args (without the program name).
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, topUsage)
+		return usagef("", "no command given")
+	}
+	err := dispatch(ctx, args, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, topUsage)
+		return nil
+	case "generate":
+		return runGenerate(ctx, rest, stdout, stderr)
+	case "model":
+		if len(rest) == 0 || rest[0] != "info" {
+			return usagef("usage: cogen model info PATH", "unknown model subcommand")
+		}
+		return runModelInfo(ctx, rest[1:], stdout, stderr)
+	case "bench":
+		if len(rest) == 0 || rest[0] != "engine" {
+			return usagef("usage: cogen bench engine --model PATH", "unknown bench subcommand")
+		}
+		return runBenchEngine(ctx, rest[1:], stdout, stderr)
+	case "testmodel":
+		return runTestModel(ctx, rest, stdout, stderr)
+	}
+	return usagef(`run "cogen help" for the list`, "unknown command %q", cmd)
+}
+
+// parse parses a subcommand's flags, turning flag errors into UsageErrors.
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &UsageError{Err: err}
+	}
+	return nil
+}

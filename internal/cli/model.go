@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
+	"github.com/cogenesis/cogenesis/internal/hub"
+)
+
+// engineFlags are the flags of every command that loads a local model.
+type engineFlags struct {
+	threads  int
+	ctxSize  int
+	batch    int
+	parallel int
+	lora     string
+	cacheDir string
+}
+
+func (e *engineFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&e.threads, "threads", 0, "CPU threads (default: all cores)")
+	fs.IntVar(&e.ctxSize, "ctx", 4096, "context size per sequence, in tokens")
+	fs.IntVar(&e.batch, "batch", 512, "most tokens per decode call")
+	fs.StringVar(&e.lora, "slm-lora", "", "LoRA adapter GGUF to apply to the local model")
+	fs.StringVar(&e.cacheDir, "cache-dir", "", "model download cache (default: the user cache directory)")
+}
+
+func (e engineFlags) options() llamacpp.Options {
+	return llamacpp.Options{
+		ContextSize: e.ctxSize,
+		Threads:     e.threads,
+		BatchSize:   e.batch,
+		Parallel:    max(e.parallel, 1),
+		LoRA:        e.lora,
+		Logger:      slog.Default().With("component", "llama.cpp"),
+	}
+}
+
+// resolveModel turns a model reference (a path or hf://OWNER/REPO/FILE.gguf)
+// into a local path, downloading it once into the cache.
+func resolveModel(ctx context.Context, ref, cacheDir string, stderr io.Writer) (string, error) {
+	if ref == "" {
+		return "", usagef("pass a GGUF path or hf://OWNER/REPO/FILE.gguf", "no model given")
+	}
+	path, err := hub.Resolve(ctx, ref, hub.Options{CacheDir: cacheDir, Progress: stderr})
+	if errors.Is(err, hub.ErrUnreachable) {
+		return "", fmt.Errorf("%w\nno network? pass a local GGUF file instead, e.g. MODEL=../shared/models/aidreams260K.gguf make demo, or --slm PATH", err)
+	}
+	return path, err
+}
+
+func openModel(ctx context.Context, ref string, e engineFlags, stderr io.Writer) (*llamacpp.Model, error) {
+	path, err := resolveModel(ctx, ref, e.cacheDir, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return llamacpp.Open(path, e.options())
+}
