@@ -3,6 +3,7 @@ package llamacpp
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"unicode/utf8"
 
@@ -31,6 +32,16 @@ type GenerateOptions struct {
 	TopLogprobs int
 	// Logprobs reports each token's log-probability without alternatives.
 	Logprobs bool
+	// Grammar, when set, constrains the output to this GBNF grammar
+	// (see [SchemaToGrammar] for JSON schemas).
+	Grammar string
+}
+
+// constraint masks the tokens a grammar forbids.
+type constraint interface {
+	mask(logits []float32)
+	accept(tok int32)
+	free()
 }
 
 // Token is one generated token and the text it completes. Text is what
@@ -72,6 +83,17 @@ func (s *Sequence) Generate(ctx context.Context, prompt []int32, opts GenerateOp
 	}
 	res := Result{Usage: llm.Usage{PromptTokens: len(prompt)}}
 	smp := sample.New(opts.Sample)
+	var gram constraint
+	var masked []float32
+	if opts.Grammar != "" {
+		g, err := m.newGrammar(opts.Grammar)
+		if err != nil {
+			return Result{}, err
+		}
+		defer g.free()
+		gram = g
+		masked = make([]float32, m.VocabSize())
+	}
 	var text strings.Builder // all visible text so far
 	var pending []byte       // decoded but not yet visible
 	hold := 0
@@ -94,11 +116,23 @@ func (s *Sequence) Generate(ctx context.Context, prompt []int32, opts GenerateOp
 			res.Text = text.String()
 			return res, err
 		}
-		logits := s.Logits()
+		raw := s.Logits()
+		logits := raw
+		if gram != nil {
+			copy(masked, logits)
+			gram.mask(masked)
+			if math.IsInf(float64(masked[sample.Argmax(masked)]), -1) {
+				return res, fmt.Errorf("generate: grammar allows no token after %d tokens", len(res.Tokens))
+			}
+			logits = masked
+		}
 		tok := smp.Sample(logits)
+		if gram != nil {
+			gram.accept(tok)
+		}
 		var lp *llm.TokenLogprob
 		if opts.Logprobs || opts.TopLogprobs > 0 {
-			l, top := logprobs(logits, tok, opts.TopLogprobs)
+			l, top := logprobs(raw, tok, opts.TopLogprobs)
 			lp = &llm.TokenLogprob{Token: tok, Logprob: l, Top: top}
 		}
 		if m.IsEOG(tok) {

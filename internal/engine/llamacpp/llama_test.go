@@ -4,6 +4,7 @@ package llamacpp_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"os"
@@ -427,4 +428,47 @@ func TestOpenBadFiles(t *testing.T) {
 
 func containsPath(msg, path string) bool {
 	return strings.Contains(msg, filepath.Base(path))
+}
+
+func TestGrammar(t *testing.T) {
+	m := openTiny(t, llamacpp.Options{})
+	schema, err := llamacpp.SchemaToGrammar([]byte(`{"type":"object","properties":{"rating":{"type":"integer","minimum":1,"maximum":9}},"required":["rating"],"additionalProperties":false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		grammar string
+		check   func(string) bool
+	}{
+		{"rating", `root ::= "[[" [1-9] "]]"`, func(s string) bool {
+			return len(s) == 5 && strings.HasPrefix(s, "[[") && strings.HasSuffix(s, "]]") && s[2] >= '1' && s[2] <= '9'
+		}},
+		{"json schema", schema, func(s string) bool {
+			var v struct {
+				Rating *int `json:"rating"`
+			}
+			return json.Unmarshal([]byte(s), &v) == nil && v.Rating != nil
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for seed := range uint64(3) {
+				res := generate(t, m, "The verdict is", llamacpp.GenerateOptions{
+					MaxTokens: 60, Grammar: tt.grammar,
+					Sample: sample.Params{Temperature: 1, Seed: seed},
+				})
+				if res.FinishReason != llamacpp.FinishStop || !tt.check(res.Text) {
+					t.Errorf("seed %d: output %q (finish %s) does not match the grammar", seed, res.Text, res.FinishReason)
+				}
+			}
+		})
+	}
+	if _, err := llamacpp.SchemaToGrammar([]byte(`{not json`)); err == nil {
+		t.Errorf("invalid schema accepted")
+	}
+	s := newSeq(t, m)
+	if _, err := s.Generate(t.Context(), []int32{1}, llamacpp.GenerateOptions{Grammar: `root ::= (`}, nil); err == nil {
+		t.Errorf("invalid grammar accepted")
+	}
 }

@@ -89,3 +89,8 @@ func (s *Sequence) Truncate(ctx context.Context, n int) error { return ErrEngine
 func (m *Model) RenderChat(msgs []llm.Message, addGenerationPrompt bool) (string, error) {
 	return "", ErrEngineUnavailable
 }
+
+// SchemaToGrammar returns ErrEngineUnavailable.
+func SchemaToGrammar(schema []byte) (string, error) { return "", ErrEngineUnavailable }
+
+func (m *Model) newGrammar(gbnf string) (constraint, error) { return nil, ErrEngineUnavailable }
