@@ -33,10 +33,13 @@ type TopLogprob struct {
 // there, its log-probability under the model (given everything before it),
 // and the model's top candidates for that position, best first.
 type TokenLogprob struct {
-	Token   int32        `json:"token"`
-	Text    string       `json:"text,omitempty"`
-	Logprob float64      `json:"logprob"`
-	Top     []TopLogprob `json:"top,omitempty"`
+	Token   int32   `json:"token"`
+	Text    string  `json:"text,omitempty"`
+	Logprob float64 `json:"logprob"`
+	// Rank is the token's rank under the model at its position, 1 for the
+	// most likely; 0 when unknown.
+	Rank int          `json:"rank,omitempty"`
+	Top  []TopLogprob `json:"top,omitempty"`
 }
 
 // Usage counts the tokens a model call consumed.

@@ -132,22 +132,27 @@ func SameTokenizer(a, b Vocab) error {
 	return nil
 }
 
-// logprobs returns the log-probability of tok (if tok >= 0) and the top k
-// under logits.
-func logprobs(logits []float32, tok int32, k int) (float64, []llm.TopLogprob) {
+// logprobs returns the log-probability of tok (if tok >= 0), its rank (1
+// for the most likely token) and the top k under logits.
+func logprobs(logits []float32, tok int32, k int) (lp float64, rank int, top []llm.TopLogprob) {
 	z := sample.LogSumExp(logits)
-	var lp float64
 	if tok >= 0 && int(tok) < len(logits) {
 		lp = float64(logits[tok]) - z
+		rank = 1
+		x := logits[tok]
+		for i, l := range logits {
+			if l > x || (l == x && int32(i) < tok) {
+				rank++
+			}
+		}
 	}
 	if k <= 0 {
-		return lp, nil
+		return lp, rank, nil
 	}
 	cands := sample.TopK(make([]sample.Candidate, 0, k), logits, k)
-	top := make([]llm.TopLogprob, len(cands))
+	top = make([]llm.TopLogprob, len(cands))
 	for i, c := range cands {
 		top[i] = llm.TopLogprob{Token: c.Token, Logprob: float64(c.Score) - z}
 	}
-	return lp, top
+	return lp, rank, top
 }
-

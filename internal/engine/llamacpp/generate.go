@@ -132,8 +132,8 @@ func (s *Sequence) Generate(ctx context.Context, prompt []int32, opts GenerateOp
 		}
 		var lp *llm.TokenLogprob
 		if opts.Logprobs || opts.TopLogprobs > 0 {
-			l, top := logprobs(raw, tok, opts.TopLogprobs)
-			lp = &llm.TokenLogprob{Token: tok, Logprob: l, Top: top}
+			l, rank, top := logprobs(raw, tok, opts.TopLogprobs)
+			lp = &llm.TokenLogprob{Token: tok, Logprob: l, Rank: rank, Top: top}
 		}
 		if m.IsEOG(tok) {
 			res.FinishReason = FinishStop

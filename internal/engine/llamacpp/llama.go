@@ -503,7 +503,7 @@ func (s *Sequence) Score(ctx context.Context, tokens []int32, k int) ([]llm.Toke
 		return out, nil
 	}
 	if s.hasLog {
-		out[0].Logprob, out[0].Top = logprobs(s.logits, tokens[0], k)
+		out[0].Logprob, out[0].Rank, out[0].Top = logprobs(s.logits, tokens[0], k)
 	}
 	rows := &scoreRows{k: k, tokens: tokens, out: out}
 	if err := s.decode(ctx, tokens, rows); err != nil {
@@ -518,7 +518,7 @@ func (s *Sequence) NextTopK(k int) []llm.TopLogprob {
 	if !s.hasLog {
 		return nil
 	}
-	_, top := logprobs(s.logits, -1, k)
+	_, _, top := logprobs(s.logits, -1, k)
 	return top
 }
 
@@ -532,7 +532,8 @@ type scoreRows struct {
 // row handles the logits after tokens[i]: they predict tokens[i+1].
 func (r *scoreRows) row(i int, logits []float32) {
 	if i+1 < len(r.tokens) {
-		r.out[i+1].Logprob, r.out[i+1].Top = logprobs(logits, r.tokens[i+1], r.k)
+		e := &r.out[i+1]
+		e.Logprob, e.Rank, e.Top = logprobs(logits, r.tokens[i+1], r.k)
 	}
 }
 

@@ -1,0 +1,264 @@
+// Package cloud is cogen cloud: an OpenAI-compatible server, shaped like
+// vLLM's, on the in-process engine. It offers everything the collaboration
+// strategies need from a cloud model (DESIGN §6): chat text, next-token
+// top-K after a given prefix (completions with a token-id prompt), and
+// top-K at every position of a given sequence (echo with logprobs, or
+// vLLM's prompt_logprobs). Tests, benchmarks and users who run both roles
+// on one workstation use it as the cloud.
+package cloud
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
+	"github.com/cogenesis/cogenesis/openaiapi"
+)
+
+// Limits of one request.
+const (
+	// MaxTopLogprobs is the most alternatives a request may ask for per
+	// position (vLLM's default --max-logprobs).
+	MaxTopLogprobs = 20
+	// DefaultMaxRequestBytes bounds a request body.
+	DefaultMaxRequestBytes = 4 << 20
+	// defaultMaxTokens is vLLM's completions default.
+	defaultCompletionMaxTokens = 16
+)
+
+// Server serves one model. Its zero value is not usable; fill Model and
+// Name. A Server is safe for concurrent use: each request takes one of the
+// model's sequences (Options.Parallel of them), waiting for a free one, and
+// the engine batches the running sequences together.
+type Server struct {
+	Model *llamacpp.Model
+	// Name is the model id clients name (GET /v1/models lists it). A
+	// request naming another model gets 404, as from vLLM; an empty model
+	// field is accepted.
+	Name string
+	// Latency is added before every response, to stand in for a remote
+	// cloud in benchmarks.
+	Latency time.Duration
+	// MaxRequestBytes bounds request bodies (default DefaultMaxRequestBytes).
+	MaxRequestBytes int64
+	// Logger gets one line per request, without prompt text.
+	Logger *slog.Logger
+	// Created is reported as the model's creation time.
+	Created time.Time
+}
+
+// Handler returns the HTTP handler with every route.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/models", s.models)
+	mux.HandleFunc("POST /v1/chat/completions", s.chat)
+	mux.HandleFunc("POST /v1/completions", s.completions)
+	mux.HandleFunc("POST /tokenize", s.tokenize)
+	mux.HandleFunc("POST /detokenize", s.detokenize)
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found_error", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
+	})
+	return s.logRequests(mux)
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// statusWriter records the status for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) logRequests(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		limit := s.MaxRequestBytes
+		if limit <= 0 {
+			limit = DefaultMaxRequestBytes
+		}
+		r.Body = http.MaxBytesReader(sw, r.Body, limit)
+		h.ServeHTTP(sw, r)
+		s.logger().Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+	})
+}
+
+// apiError is an error with an HTTP status and OpenAI error type.
+type apiError struct {
+	status int
+	typ    string
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badRequest(format string, a ...any) error {
+	return &apiError{http.StatusBadRequest, "invalid_request_error", fmt.Sprintf(format, a...)}
+}
+
+func writeError(w http.ResponseWriter, status int, typ, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(openaiapi.ErrorResponse{Error: openaiapi.ErrorDetail{
+		Message: msg, Type: typ, Code: openaiapi.ErrorCode(fmt.Sprint(status)),
+	}})
+}
+
+// fail writes err in OpenAI's error shape. Messages never quote the
+// request's text.
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	var ae *apiError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		writeError(w, ae.status, ae.typ, ae.msg)
+	case errors.As(err, &mbe):
+		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
+	case errors.Is(err, llamacpp.ErrContextFull):
+		writeError(w, http.StatusBadRequest, "invalid_request_error", err.Error())
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusServiceUnavailable, "server_error", "request cancelled")
+	default:
+		s.logger().Warn("request failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "server_error", err.Error())
+	}
+}
+
+// decode reads a JSON body strictly enough to name what is wrong.
+func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return badRequest("content type %q: want application/json", ct)
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return badRequest("malformed JSON at byte %d", se.Offset)
+		case errors.As(err, &te):
+			return badRequest("field %q: want %s", te.Field, te.Type)
+		}
+		return badRequest("invalid request body: %v", err)
+	}
+	return nil
+}
+
+func (s *Server) checkModel(name string) error {
+	if name != "" && name != s.Name {
+		return &apiError{http.StatusNotFound, "NotFoundError", fmt.Sprintf("the model `%s` does not exist", name)}
+	}
+	return nil
+}
+
+// wait applies the configured latency, as a remote cloud would.
+func (s *Server) wait(ctx context.Context) error {
+	if s.Latency <= 0 {
+		return nil
+	}
+	t := time.NewTimer(s.Latency)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func newID(prefix string) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func (s *Server) models(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, openaiapi.ModelList{Object: "list", Data: []openaiapi.Model{{
+		ID: s.Name, Object: "model", Created: s.Created.Unix(), OwnedBy: "cogenesis",
+		Root: s.Model.Path(), MaxModelLen: s.Model.ContextSize(),
+	}}})
+}
+
+func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) {
+	var req openaiapi.TokenizeRequest
+	if err := decode(r, &req); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.checkModel(req.Model); err != nil {
+		s.fail(w, err)
+		return
+	}
+	add := req.AddSpecialTokens == nil || *req.AddSpecialTokens
+	toks, err := s.Model.Tokenize(req.Prompt, add, true)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, openaiapi.TokenizeResponse{Tokens: toks, Count: len(toks), MaxModelLen: s.Model.ContextSize()})
+}
+
+func (s *Server) detokenize(w http.ResponseWriter, r *http.Request) {
+	var req openaiapi.DetokenizeRequest
+	if err := decode(r, &req); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.checkModel(req.Model); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.checkTokens(req.Tokens); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, openaiapi.DetokenizeResponse{Prompt: s.Model.Detokenize(req.Tokens)})
+}
+
+func (s *Server) checkTokens(toks []int32) error {
+	for i, t := range toks {
+		if t < 0 || int(t) >= s.Model.VocabSize() {
+			return badRequest("token %d at index %d is outside the vocabulary [0, %d)", t, i, s.Model.VocabSize())
+		}
+	}
+	return nil
+}
