@@ -40,6 +40,7 @@ Commands:
   generate     generate text with the local model
   model info   describe a GGUF model
   bench engine measure the engine's prompt and decode speed
+  cloud        serve a model over the OpenAI protocol, shaped like vLLM
   testmodel    write a random-weight GGUF test model
 
 Run "cogen COMMAND -h" for a command's flags.`
@@ -117,6 +118,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return usagef("usage: cogen bench engine --model PATH", "unknown bench subcommand")
 		}
 		return runBenchEngine(ctx, rest[1:], stdout, stderr)
+	case "cloud":
+		return runCloud(ctx, rest, stdout, stderr)
 	case "testmodel":
 		return runTestModel(ctx, rest, stdout, stderr)
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
+	"github.com/cogenesis/cogenesis/internal/envconfig"
 	"github.com/cogenesis/cogenesis/internal/hub"
 )
 
@@ -47,7 +48,12 @@ func resolveModel(ctx context.Context, ref, cacheDir string, stderr io.Writer) (
 	if ref == "" {
 		return "", usagef("pass a GGUF path or hf://OWNER/REPO/FILE.gguf", "no model given")
 	}
-	path, err := hub.Resolve(ctx, ref, hub.Options{CacheDir: cacheDir, Progress: stderr})
+	path, err := hub.Resolve(ctx, ref, hub.Options{
+		CacheDir: cacheDir,
+		Progress: stderr,
+		BaseURL:  envconfig.HFEndpoint(),
+		Token:    envconfig.HFToken(),
+	})
 	if errors.Is(err, hub.ErrUnreachable) {
 		return "", fmt.Errorf("%w\nno network? pass a local GGUF file instead, e.g. MODEL=../shared/models/aidreams260K.gguf make demo, or --slm PATH", err)
 	}
@@ -59,5 +65,9 @@ func openModel(ctx context.Context, ref string, e engineFlags, stderr io.Writer)
 	if err != nil {
 		return nil, err
 	}
-	return llamacpp.Open(path, e.options())
+	return openModelPath(path, e.options())
+}
+
+func openModelPath(path string, opts llamacpp.Options) (*llamacpp.Model, error) {
+	return llamacpp.Open(path, opts)
 }

@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cogenesis/cogenesis/internal/cloud"
+)
+
+func runCloud(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("cloud", flag.ContinueOnError)
+	var (
+		model   = fs.String("model", "", "GGUF path or hf://OWNER/REPO/FILE.gguf")
+		addr    = fs.String("addr", "127.0.0.1:8088", "listen address")
+		name    = fs.String("served-model-name", "", "model id clients use (default: the file name without .gguf)")
+		latency = fs.Duration("latency", 0, "fixed delay added to every response (for benchmarks)")
+		precise = fs.Bool("precise", true, "F32 KV cache, no flash attention: scores equal step-by-step evaluation")
+		ef      engineFlags
+	)
+	ef.register(fs)
+	fs.IntVar(&ef.parallel, "parallel", 4, "sequences served at once (batched together)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: cogen cloud --model PATH [--addr 127.0.0.1:8088] [--parallel N] [--latency 50ms]")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	path, err := resolveModel(ctx, *model, ef.cacheDir, stderr)
+	if err != nil {
+		return err
+	}
+	opts := ef.options()
+	opts.Precise = *precise
+	m, err := openModelPath(path, opts)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if *name == "" {
+		*name = strings.TrimSuffix(filepath.Base(path), ".gguf")
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *addr, err)
+	}
+	srv := &http.Server{
+		Handler:           (&cloud.Server{Model: m, Name: *name, Latency: *latency, Created: time.Now(), Logger: slog.Default()}).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      30 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+	}
+	fmt.Fprintf(stdout, "cogen cloud: serving %s as %q on http://%s/v1 (%d parallel)\n", path, *name, ln.Addr(), opts.Parallel)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Graceful shutdown: finish the requests in flight.
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	fmt.Fprintln(stdout, "cogen cloud: stopped")
+	return nil
+}
