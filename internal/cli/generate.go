@@ -128,4 +128,3 @@ func buildPrompt(m *llamacpp.Model, mode, system, text string) ([]int32, error) 
 	}
 	return m.Tokenize(rendered, false, true)
 }
-

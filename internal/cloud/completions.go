@@ -221,7 +221,6 @@ func (s *Server) promptLogprobs(scored []llm.TokenLogprob, k int) openaiapi.Prom
 	return out
 }
 
-
 // visibleText detokenizes without control tokens such as BOS, as vLLM's
 // skip_special_tokens does.
 func (s *Server) visibleText(toks []int32) string {
