@@ -21,7 +21,9 @@ export CGO_CFLAGS := -O3 $(ARCH_FLAGS)
 export CGO_CXXFLAGS := -O3 $(ARCH_FLAGS)
 export CGO_CPPFLAGS = -I$(CURDIR)/build/include -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include -DGGML_USE_CPU_REPACK
 
-.PHONY: all build demo test vet deps env clean
+NPM_OPENAI ?= openai@7.59.0
+
+.PHONY: all build demo test vet deps node-deps env clean
 
 all: build
 
@@ -37,7 +39,13 @@ demo: build
 vet: deps
 	$(GO) vet ./...
 
-test: deps
+# The npm openai package, for the test that drives cogen cloud with Node.
+node-deps:
+	@if command -v npm >/dev/null; then \
+		[ -d .cache/node/node_modules/openai ] || npm install --silent --no-audit --no-fund --prefix .cache/node $(NPM_OPENAI) >/dev/null; \
+	else echo "node-deps: npm not found; the Node client test will skip" >&2; fi
+
+test: deps node-deps
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) build ./...
 	$(GO) test $(TEST_FLAGS) ./...
