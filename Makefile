@@ -7,7 +7,7 @@
 
 SHELL := /bin/bash
 GO ?= go
-ARCH_FLAGS ?= -march=x86-64-v3
+ARCH_FLAGS ?= -march=native
 OLLAMA_MOD := github.com/ollama/ollama
 MODEL ?= hf://Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q8_0.gguf
 TEST_FLAGS ?= -race -timeout 45m

@@ -21,6 +21,7 @@ type engineFlags struct {
 	parallel int
 	lora     string
 	cacheDir string
+	flash    string
 }
 
 func (e *engineFlags) register(fs *flag.FlagSet) {
@@ -29,16 +30,18 @@ func (e *engineFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&e.batch, "batch", 512, "most tokens per decode call")
 	fs.StringVar(&e.lora, "slm-lora", "", "LoRA adapter GGUF to apply to the local model")
 	fs.StringVar(&e.cacheDir, "cache-dir", "", "model download cache (default: the user cache directory)")
+	fs.StringVar(&e.flash, "flash-attn", "auto", "flash attention: auto, on or off")
 }
 
 func (e engineFlags) options() llamacpp.Options {
 	return llamacpp.Options{
-		ContextSize: e.ctxSize,
-		Threads:     e.threads,
-		BatchSize:   e.batch,
-		Parallel:    max(e.parallel, 1),
-		LoRA:        e.lora,
-		Logger:      slog.Default().With("component", "llama.cpp"),
+		ContextSize:    e.ctxSize,
+		Threads:        e.threads,
+		BatchSize:      e.batch,
+		Parallel:       max(e.parallel, 1),
+		LoRA:           e.lora,
+		FlashAttention: e.flash,
+		Logger:         slog.Default().With("component", "llama.cpp"),
 	}
 }
 

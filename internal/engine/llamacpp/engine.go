@@ -56,6 +56,9 @@ type Options struct {
 	// round queries and keys to F16). Speculative decoding and sequence
 	// scoring need it; it costs twice the KV memory.
 	Precise bool
+	// FlashAttention is "auto" (default: llama.cpp decides), "on" or
+	// "off". Precise turns it off.
+	FlashAttention string
 	// LoRA, when set, is a LoRA adapter GGUF applied at LoRAScale (default 1).
 	LoRA      string
 	LoRAScale float32

@@ -152,6 +152,16 @@ func Open(path string, opts Options) (*Model, error) {
 	cp.n_threads_batch = C.int32_t(opts.Threads)
 	cp.no_perf = true
 	cp.kv_unified = false
+	switch opts.FlashAttention {
+	case "on":
+		cp.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_ENABLED
+	case "off":
+		cp.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
+	case "", "auto":
+	default:
+		C.llama_model_free(model)
+		return nil, fmt.Errorf("open model %s: flash attention %q: want auto, on or off", path, opts.FlashAttention)
+	}
 	if opts.Precise {
 		cp.type_k = C.GGML_TYPE_F32
 		cp.type_v = C.GGML_TYPE_F32

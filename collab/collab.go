@@ -1,0 +1,297 @@
+// Package collab runs the collaboration strategies of DESIGN §3: a small
+// model on the device (the SLM, with the user's private context) and a
+// large cloud model (the LLM, with public text only) write together.
+//
+// # What leaves the device
+//
+// The cloud sees only [privacy.Public] values and [privacy.PublicTokens]:
+// the public instruction after the guard (redacted where it names private
+// facts), the paper's fixed prompt templates, and in logit fusion the
+// tokens generated so far, each prefix checked by the guard first (the
+// leak-aware stop: once a prefix holds a private fact, the cloud is not
+// consulted again for that response). The with-context prompt never
+// crosses: it is built from [privacy.Private] values that only the local
+// model reads. The one exception is the llm-context baseline, which sends
+// everything and refuses to run unless [Runner.AllowPrivateEgress] is set.
+package collab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/cogenesis/cogenesis/collab/fusion"
+	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
+	"github.com/cogenesis/cogenesis/internal/sample"
+	"github.com/cogenesis/cogenesis/llm"
+	"github.com/cogenesis/cogenesis/privacy"
+)
+
+// Strategy names a collaboration strategy (DESIGN §3).
+type Strategy string
+
+// The strategies.
+const (
+	LLM        Strategy = "llm"         // cloud with the public instruction only (lower bound)
+	LLMContext Strategy = "llm-context" // cloud with everything (upper bound; opt-in)
+	SLM        Strategy = "slm"         // local model with context, no cloud
+	Sketch     Strategy = "sketch"      // cloud outline, local model writes
+	SketchFull Strategy = "sketch-full" // cloud full draft, local model rewrites
+	Logits     Strategy = "logits"      // per-token fusion of both distributions
+)
+
+// Strategies lists every strategy, in the order of DESIGN §3.
+var Strategies = []Strategy{LLM, LLMContext, SLM, Sketch, SketchFull, Logits}
+
+// ParseStrategy validates a strategy name.
+func ParseStrategy(s string) (Strategy, error) {
+	for _, st := range Strategies {
+		if string(st) == s {
+			return st, nil
+		}
+	}
+	return "", fmt.Errorf("strategy %q: want one of llm, llm-context, slm, sketch, sketch-full, logits", s)
+}
+
+// ErrPrivateEgressNotAllowed is returned by llm-context unless the caller
+// opted in.
+var ErrPrivateEgressNotAllowed = errors.New("llm-context sends the private context to the cloud; pass --allow-private-egress to run this baseline")
+
+// Runner runs strategies. SLM is needed by every strategy but llm and
+// llm-context, Cloud by every one but slm. A Runner is safe for concurrent
+// use when its parts are.
+type Runner struct {
+	SLM   *llamacpp.Model
+	Cloud *Cloud
+	// Guard is the user's guard; it checks the public instruction and the
+	// logit prefixes.
+	Guard *privacy.Guard
+	// AllowPrivateEgress lets llm-context run.
+	AllowPrivateEgress bool
+	Logger             *slog.Logger
+
+	tokOnce sync.Once
+	tokErr  error
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.Default()
+}
+
+// Options configure one run.
+type Options struct {
+	Strategy Strategy
+	// MaxTokens bounds the generated tokens (default 512).
+	MaxTokens int
+	// Sample is the local model's sampling (and the fused distribution's:
+	// temperature and top-p).
+	Sample sample.Params
+	// Fusion, Schedule and TopK configure logits: the fusion rule, when to
+	// consult the cloud, and how many cloud log-probabilities to ask for
+	// (default 10).
+	Fusion   fusion.Method
+	Schedule Schedule
+	TopK     int
+	// CloudMaxTokens bounds the cloud's outline or draft (default 512).
+	CloudMaxTokens int
+	// Trace, when set, records the logit-fusion steps.
+	Trace bool
+}
+
+// Result is the output of one run.
+type Result struct {
+	Strategy Strategy
+	Text     string
+	// Sketch is the cloud's outline or draft (sketch strategies).
+	Sketch string
+	// Redactions counts the guard's findings in the public instruction
+	// (each replaced by a placeholder before it left the device).
+	Redactions int
+	CloudCalls int
+	Usage      llm.Usage
+	Trace      *Trace
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxTokens <= 0 {
+		o.MaxTokens = 512
+	}
+	if o.TopK <= 0 {
+		o.TopK = 10
+	}
+	if o.CloudMaxTokens <= 0 {
+		o.CloudMaxTokens = 512
+	}
+	if o.Fusion == "" {
+		o.Fusion = fusion.Mean
+	}
+	if o.Schedule.kind == "" {
+		o.Schedule = ScheduleAll
+	}
+	return o
+}
+
+// Run runs one task with one strategy.
+func (r *Runner) Run(ctx context.Context, task Task, o Options) (Result, error) {
+	o = o.withDefaults()
+	res := Result{Strategy: o.Strategy}
+	needsCloud := o.Strategy != SLM
+	needsSLM := o.Strategy != LLM && o.Strategy != LLMContext
+	if needsCloud && r.Cloud == nil {
+		return res, fmt.Errorf("strategy %s: no cloud model configured", o.Strategy)
+	}
+	if needsSLM && r.SLM == nil {
+		return res, fmt.Errorf("strategy %s: no local model configured", o.Strategy)
+	}
+	if o.Strategy == LLMContext && !r.AllowPrivateEgress {
+		return res, ErrPrivateEgressNotAllowed
+	}
+	if o.Fusion == fusion.Learned && o.Strategy == Logits {
+		return res, errors.New("fusion learned: the CombModel is not available yet; use mean or max")
+	}
+
+	// The public instruction: the general section after the guard.
+	var public privacy.Public
+	if needsCloud && o.Strategy != LLMContext {
+		p, findings, err := r.Guard.Public(task.publicCandidate(), privacy.Redact)
+		if err != nil {
+			return res, fmt.Errorf("guard public instruction: %w", err)
+		}
+		public, res.Redactions = p, len(findings)
+	}
+	private := task.privateInstruction()
+	sysCtx := task.Kind.systemWithContext()
+
+	switch o.Strategy {
+	case LLM:
+		text, err := r.Cloud.Chat(ctx, privacy.PublicConst(systemWithout), public, r.cloudChat(o))
+		res.Text, res.CloudCalls = text, 1
+		return res, err
+	case LLMContext:
+		sys := privacy.PublicConst(systemWithContext)
+		if task.Kind != KindContext {
+			sys = privacy.PublicConst(systemWithHistory)
+		}
+		user := privacy.DeclassifyForBaseline(privacy.NewPrivate(private))
+		text, err := r.Cloud.Chat(ctx, sys, user, r.cloudChat(o))
+		res.Text, res.CloudCalls = text, 1
+		return res, err
+	case SLM:
+		return r.local(ctx, res, sysCtx, private, o)
+	case Sketch, SketchFull:
+		return r.sketch(ctx, res, task, public, sysCtx, private, o)
+	case Logits:
+		return r.logits(ctx, res, public, sysCtx, private, o)
+	}
+	return res, fmt.Errorf("strategy %q: unknown", o.Strategy)
+}
+
+func (r *Runner) cloudChat(o Options) ChatOptions {
+	co := ChatOptions{MaxTokens: o.CloudMaxTokens, Temperature: o.Sample.Temperature}
+	if o.Sample.Temperature > 0 {
+		seed := int64(o.Sample.Seed)
+		co.Seed = &seed
+	}
+	return co
+}
+
+// local generates with the local model from a system and a private user
+// message.
+func (r *Runner) local(ctx context.Context, res Result, system, user string, o Options) (Result, error) {
+	prompt, err := r.chatTokens(system, user)
+	if err != nil {
+		return res, err
+	}
+	seq, err := r.SLM.NewSequence(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer seq.Close()
+	out, err := seq.Generate(ctx, prompt, llamacpp.GenerateOptions{Sample: o.Sample, MaxTokens: o.MaxTokens}, nil)
+	res.Text, res.Usage = strings.TrimSpace(out.Text), out.Usage
+	return res, err
+}
+
+// chatTokens renders a system and user turn with the local model's chat
+// template and tokenizes it. The text may be private: it stays here.
+func (r *Runner) chatTokens(system, user string) ([]int32, error) {
+	text, err := r.SLM.RenderChat([]llm.Message{{Role: llm.RoleSystem, Content: system}, {Role: llm.RoleUser, Content: user}}, true)
+	if err != nil {
+		return nil, err
+	}
+	return r.SLM.Tokenize(text, false, true)
+}
+
+// sketch asks the cloud for an outline (or a full draft) of the public
+// instruction while the local model evaluates the private prompt, then lets
+// the local model write from context plus outline.
+func (r *Runner) sketch(ctx context.Context, res Result, task Task, public privacy.Public, system, private string, o Options) (Result, error) {
+	full := o.Strategy == SketchFull
+	user := public
+	sys := privacy.PublicConst(systemWithout)
+	if !full {
+		user = outlinePrompt(task.Kind, public)
+	}
+	type answer struct {
+		text string
+		err  error
+	}
+	cloud := make(chan answer, 1)
+	go func() {
+		text, err := r.Cloud.Chat(ctx, sys, user, r.cloudChat(o))
+		cloud <- answer{text, err}
+	}()
+
+	// Meanwhile: evaluate the private prompt up to where the outline goes.
+	seq, err := r.SLM.NewSequence(ctx)
+	if err != nil {
+		<-cloud
+		return res, err
+	}
+	defer seq.Close()
+	// The rendered prompt with an empty outline shares its prefix with the
+	// final one; evaluate that prefix now.
+	head, err := r.chatTokens(system, private)
+	if err != nil {
+		<-cloud
+		return res, err
+	}
+	pre := head[:max(0, len(head)-8)] // the tail (turn end, assistant header) comes after the outline
+	prefillErr := seq.Append(ctx, pre)
+	a := <-cloud
+	res.CloudCalls = 1
+	if a.err != nil {
+		return res, a.err
+	}
+	if prefillErr != nil {
+		return res, prefillErr
+	}
+	res.Sketch = a.text
+	prompt, err := r.chatTokens(system, withSketch(private, a.text, full))
+	if err != nil {
+		return res, err
+	}
+	// Reuse the evaluated prefix where it matches.
+	n := commonPrefix(pre, prompt)
+	if err := seq.Truncate(ctx, n); err != nil {
+		return res, err
+	}
+	out, err := seq.Generate(ctx, prompt[n:], llamacpp.GenerateOptions{Sample: o.Sample, MaxTokens: o.MaxTokens}, nil)
+	res.Text = strings.TrimSpace(out.Text)
+	res.Usage = llm.Usage{PromptTokens: len(prompt), CompletionTokens: len(out.Tokens), TotalTokens: len(prompt) + len(out.Tokens)}
+	return res, err
+}
+
+func commonPrefix(a, b []int32) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}

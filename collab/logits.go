@@ -1,0 +1,190 @@
+package collab
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/cogenesis/cogenesis/collab/fusion"
+	"github.com/cogenesis/cogenesis/internal/sample"
+	"github.com/cogenesis/cogenesis/llm"
+	"github.com/cogenesis/cogenesis/privacy"
+)
+
+// logits is per-token fusion (DESIGN §4): at every step the local model's
+// full distribution q (with context) is fused with the cloud's completed
+// top-K distribution p_l (public prompt + tokens so far), and the next
+// token is drawn from p_c.
+func (r *Runner) logits(ctx context.Context, res Result, public privacy.Public, system, private string, o Options) (Result, error) {
+	if err := r.sameTokenizer(ctx); err != nil {
+		return res, err
+	}
+	slmPrompt, err := r.chatTokens(system, private)
+	if err != nil {
+		return res, err
+	}
+	cloudPrompt, err := r.publicChatTokens(privacy.PublicConst(systemWithout), public)
+	if err != nil {
+		return res, err
+	}
+	seq, err := r.SLM.NewSequence(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer seq.Close()
+	if err := seq.Append(ctx, slmPrompt); err != nil {
+		return res, fmt.Errorf("evaluate private prompt: %w", err)
+	}
+
+	var tr *Trace
+	if o.Trace {
+		tr = &Trace{Strategy: string(Logits), Fusion: string(o.Fusion), Schedule: o.Schedule.String(), CloudStopped: -1}
+		res.Trace = tr
+	}
+	smp := sample.New(o.Sample)
+	shape := fusion.Sampling{Temperature: o.Sample.Temperature, TopP: o.Sample.TopP}
+	var q, pl, pc []float64
+	var generated []int32
+	stopped := false
+	for k := 0; k < o.MaxTokens; k++ {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		q = fusion.Softmax(q, seq.Logits())
+		step := Step{Index: k, W: 1}
+		var top []llm.TopLogprob
+		if !stopped && o.Schedule.Consult(k) {
+			prefix, leak := r.Guard.PublicTokens(append(slices.Clone(cloudPrompt.IDs()), generated...), r.SLM.Detokenize)
+			if leak != nil {
+				// Leak-aware stop: the generated text now holds something
+				// private; the cloud is not consulted again.
+				stopped = true
+				step.Guard = "stop-cloud: " + leak.RuleID
+				if tr != nil {
+					tr.CloudStopped = k
+				}
+				r.logger().Info("cloud consultation stopped by the guard", "step", k, "rule", leak.RuleID)
+			} else {
+				top, err = r.Cloud.NextTopK(ctx, prefix, o.TopK)
+				res.CloudCalls++
+				if err != nil {
+					return res, err
+				}
+				step.Consulted = true
+			}
+		}
+		if step.Consulted {
+			if pl, err = fusion.Complete(pl, q, top); err != nil {
+				return res, err
+			}
+			step.W = 0.5
+			pc = fusion.Fuse(pc, q, pl, o.Fusion, 0.5)
+			if o.Fusion == fusion.Max {
+				step.W = maxWeight(q, pl)
+			}
+		} else {
+			pc = append(pc[:0], q...)
+		}
+		if tr != nil {
+			step.SLM = r.topChoices(q, 3)
+			for i, t := range top {
+				if i == 3 {
+					break
+				}
+				step.Cloud = append(step.Cloud, Choice{Token: t.Token, Text: r.SLM.Piece(t.Token), Prob: math.Exp(t.Logprob)})
+			}
+		}
+		shape.Transform(pc)
+		tok := fusion.Draw(pc, smp.Float64())
+		if r.SLM.IsEOG(tok) {
+			break
+		}
+		step.Token, step.Text = tok, r.SLM.Piece(tok)
+		if tr != nil {
+			tr.Steps = append(tr.Steps, step)
+			tr.CloudCalls = res.CloudCalls
+		}
+		generated = append(generated, tok)
+		if k+1 < o.MaxTokens {
+			if err := seq.Append(ctx, []int32{tok}); err != nil {
+				return res, err
+			}
+		}
+	}
+	res.Text = strings.TrimSpace(r.SLM.Detokenize(generated))
+	res.Usage = llm.Usage{PromptTokens: len(slmPrompt), CompletionTokens: len(generated), TotalTokens: len(slmPrompt) + len(generated)}
+	return res, nil
+}
+
+// maxWeight reports the share of the max-fused mass that comes from the
+// local model, for the trace.
+func maxWeight(q, pl []float64) float64 {
+	var fromQ, total float64
+	for i := range q {
+		m := max(q[i], pl[i])
+		total += m
+		if q[i] >= pl[i] {
+			fromQ += m
+		}
+	}
+	return fromQ / total
+}
+
+func (r *Runner) topChoices(p []float64, n int) []Choice {
+	f := make([]float32, len(p))
+	for i, x := range p {
+		f[i] = float32(x)
+	}
+	var out []Choice
+	for _, c := range sample.TopK(nil, f, n) {
+		out = append(out, Choice{Token: c.Token, Text: r.SLM.Piece(c.Token), Prob: float64(c.Score)})
+	}
+	return out
+}
+
+// publicChatTokens renders a public system and user turn with the chat
+// template both models share and tokenizes it; the result is public.
+func (r *Runner) publicChatTokens(system, user privacy.Public) (privacy.PublicTokens, error) {
+	text, err := r.SLM.RenderChat([]llm.Message{{Role: llm.RoleSystem, Content: system.String()}, {Role: llm.RoleUser, Content: user.String()}}, true)
+	if err != nil {
+		return privacy.PublicTokens{}, err
+	}
+	ids, err := r.SLM.Tokenize(text, false, true)
+	if err != nil {
+		return privacy.PublicTokens{}, err
+	}
+	pt, leak := r.Guard.PublicTokens(ids, r.SLM.Detokenize)
+	if leak != nil {
+		return privacy.PublicTokens{}, fmt.Errorf("public prompt: %w", leak)
+	}
+	return pt, nil
+}
+
+// tokenizerProbe is public text with letters, digits, accents, CJK and an
+// emoji, for checking that two tokenizers agree.
+const tokenizerProbe = "The quick brown fox jumps over the lazy dog. 0123456789 Zürich naïve 東京 🙂\n\tEnd."
+
+// sameTokenizer checks, once per runner, that the cloud tokenizes like the
+// local model: logit fusion adds distributions over token ids, which is
+// meaningless across tokenizers. A cloud without a tokenize endpoint is
+// trusted with a logged notice.
+func (r *Runner) sameTokenizer(ctx context.Context) error {
+	r.tokOnce.Do(func() {
+		remote, err := r.Cloud.Tokenize(ctx, privacy.PublicConst(tokenizerProbe))
+		if err != nil {
+			r.logger().Info("cannot check the cloud's tokenizer; assuming it matches the local model's", "err", err)
+			return
+		}
+		local, err := r.SLM.Tokenize(tokenizerProbe, true, false)
+		if err != nil {
+			r.tokErr = err
+			return
+		}
+		if !slices.Equal(local, remote) {
+			r.tokErr = fmt.Errorf("logit fusion needs one tokenizer: the cloud tokenizes a probe text into %d tokens, the local model into %d (first difference at token %d)", len(remote), len(local), commonPrefix(local, remote))
+		}
+	})
+	return r.tokErr
+}
