@@ -19,6 +19,7 @@ import (
 	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
 	"github.com/cogenesis/cogenesis/internal/sample"
+	"github.com/cogenesis/cogenesis/llm"
 )
 
 func openTiny(t testing.TB, opts llamacpp.Options) *llamacpp.Model {
@@ -470,5 +471,94 @@ func TestGrammar(t *testing.T) {
 	s := newSeq(t, m)
 	if _, err := s.Generate(t.Context(), []int32{1}, llamacpp.GenerateOptions{Grammar: `root ::= (`}, nil); err == nil {
 		t.Errorf("invalid grammar accepted")
+	}
+}
+
+func TestRandomModels(t *testing.T) {
+	dir := t.TempDir()
+	tiny, err := enginetest.ShapeByName("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, arch := range []string{"llama", "qwen2"} {
+		for _, typ := range []string{"f32", "f16", "q8_0", "q4_0"} {
+			t.Run(arch+"/"+typ, func(t *testing.T) {
+				p := filepath.Join(dir, arch+typ+".gguf")
+				if err := enginetest.Write(p, enginetest.Options{Arch: arch, Shape: tiny, Type: typ, Seed: 3}); err != nil {
+					t.Fatal(err)
+				}
+				m, err := llamacpp.Open(p, llamacpp.Options{ContextSize: 256, Threads: 2})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				info := m.Info()
+				if info.Architecture != arch || !strings.EqualFold(info.Quantization, typ) {
+					t.Errorf("info %s %s, want %s %s", info.Architecture, info.Quantization, arch, typ)
+				}
+				// The synthesized tokenizer round-trips text and chat markers.
+				text := "Hello, world! Zürich 42"
+				toks, err := m.Tokenize(text, false, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := m.Detokenize(toks); strings.TrimPrefix(got, " ") != text {
+					t.Errorf("round trip %q", got)
+				}
+				chat, err := m.RenderChat([]llm.Message{{Role: llm.RoleUser, Content: "hi"}}, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ct, err := m.Tokenize(chat, false, true)
+				if err != nil || !m.IsControl(ct[0]) {
+					t.Errorf("chat prompt does not start with a control token: %v %v", ct, err)
+				}
+				s := newSeq(t, m)
+				if err := s.Append(t.Context(), toks); err != nil {
+					t.Fatal(err)
+				}
+				l := s.Logits()
+				lo, hi := l[0], l[0]
+				for _, v := range l {
+					if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+						t.Fatalf("non-finite logit")
+					}
+					lo, hi = min(lo, v), max(hi, v)
+				}
+				if hi == lo {
+					t.Errorf("all logits equal")
+				}
+			})
+		}
+	}
+}
+
+func TestSharedTokenizerFingerprint(t *testing.T) {
+	src := enginetest.SharedModel(t)
+	p := filepath.Join(t.TempDir(), "cloud.gguf")
+	tiny, _ := enginetest.ShapeByName("tiny")
+	if err := enginetest.Write(p, enginetest.Options{Arch: "llama", Shape: tiny, Type: "f32", TokenizerFrom: src, Seed: 5}); err != nil {
+		t.Fatal(err)
+	}
+	a := openTiny(t, llamacpp.Options{})
+	b, err := llamacpp.Open(p, llamacpp.Options{ContextSize: 128, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := llamacpp.SameTokenizer(a.Info().Vocab, b.Info().Vocab); err != nil {
+		t.Errorf("copied tokenizer differs: %v", err)
+	}
+	q := filepath.Join(t.TempDir(), "other.gguf")
+	if err := enginetest.Write(q, enginetest.Options{Arch: "llama", Shape: tiny, Type: "f32", Seed: 5}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := llamacpp.Open(q, llamacpp.Options{ContextSize: 128, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := llamacpp.SameTokenizer(a.Info().Vocab, c.Info().Vocab); err == nil {
+		t.Errorf("a synthesized tokenizer passed as the shared model's")
 	}
 }
