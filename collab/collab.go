@@ -24,6 +24,7 @@ import (
 	"sync"
 
 	"github.com/cogenesis/cogenesis/collab/fusion"
+	"github.com/cogenesis/cogenesis/internal/audit"
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
 	"github.com/cogenesis/cogenesis/internal/sample"
 	"github.com/cogenesis/cogenesis/llm"
@@ -140,6 +141,7 @@ func (o Options) withDefaults() Options {
 // Run runs one task with one strategy.
 func (r *Runner) Run(ctx context.Context, task Task, o Options) (Result, error) {
 	o = o.withDefaults()
+	ctx = audit.WithStrategy(ctx, string(o.Strategy))
 	res := Result{Strategy: o.Strategy}
 	needsCloud := o.Strategy != SLM
 	needsSLM := o.Strategy != LLM && o.Strategy != LLMContext

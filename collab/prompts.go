@@ -165,3 +165,20 @@ func withSketch(private string, sketch string, full bool) string {
 	}
 	return private + "\n\n" + label + strings.TrimSpace(sketch) + tail
 }
+
+// TaskFromRecord builds the context-aware task of a dataset record.
+func TaskFromRecord(r privacy.Record) Task {
+	return TaskFromVault(r.Vault, r.Task)
+}
+
+// TaskFromVault builds a context-aware task for a user and a task text
+// (split at the first ": " into general and personal sections).
+func TaskFromVault(v *privacy.Vault, t privacy.Task) Task {
+	return Task{
+		Kind:        KindContext,
+		Instruction: t.Full,
+		General:     t.General,
+		Profile:     v.Profile,
+		History:     v.HistoryText(),
+	}
+}

@@ -38,9 +38,9 @@ func (e *ContextFullError) Unwrap() error { return ErrContextFull }
 
 // Options configures [Open]. Zero fields take the documented defaults.
 type Options struct {
-	// ContextSize is the context of each sequence, in tokens (default 4096,
-	// capped at the model's training context; rounded up to a multiple of
-	// 256 by llama.cpp).
+	// ContextSize is the context of each sequence, in tokens (default
+	// 4096, rounded up to a multiple of 256 by llama.cpp). It may exceed
+	// the model's training context.
 	ContextSize int
 	// Threads is the number of CPU threads (default: all cores).
 	Threads int

@@ -138,10 +138,11 @@ func Open(path string, opts Options) (*Model, error) {
 	m := &Model{path: path, opts: opts, model: model, vocab: C.llama_model_get_vocab(model)}
 	m.nVoc = int(C.llama_vocab_n_tokens(m.vocab))
 
-	train := int(C.llama_model_n_ctx_train(model))
+	// A context past the training length is allowed (llama.cpp warns):
+	// quality may suffer, but the caller asked for it.
 	nctx := opts.ContextSize
-	if train > 0 && nctx > train {
-		nctx = train
+	if train := int(C.llama_model_n_ctx_train(model)); train > 0 && nctx > train {
+		opts.Logger.Debug("context size exceeds the model's training context", "context", nctx, "train", train)
 	}
 	cp := C.llama_context_default_params()
 	cp.n_ctx = C.uint32_t(nctx * opts.Parallel)
