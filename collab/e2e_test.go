@@ -72,7 +72,7 @@ func setup(t *testing.T, cloudArch string) *env {
 			t.Fatal(err)
 		}
 	}
-	cm, err := llamacpp.Open(cloudPath, llamacpp.Options{ContextSize: 4096, Threads: 2, Parallel: 2, Precise: true})
+	cm, err := llamacpp.Open(cloudPath, llamacpp.Options{ContextSize: 8192, Threads: 2, Parallel: 2, Precise: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ type LocalCloud struct {
 // StartLocalCloud loads the model at path and serves it on 127.0.0.1 with
 // the vLLM-shaped server.
 func StartLocalCloud(path string, latency time.Duration, threads int, logger *slog.Logger) (*LocalCloud, error) {
-	m, err := llamacpp.Open(path, llamacpp.Options{ContextSize: 4096, Threads: threads, Parallel: 4, Precise: true, Logger: logger})
+	m, err := llamacpp.Open(path, llamacpp.Options{ContextSize: 8192, Threads: threads, Parallel: 2, Precise: true, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("local cloud: %w", err)
 	}

@@ -37,9 +37,10 @@ with private context kept on the device.
 Usage: cogen [--log-level debug|info|warn|error] [--log-format text|json] COMMAND [flags]
 
 Commands:
-  generate     generate text with the local model
+  generate     generate text: the local model alone, or a collaboration strategy
   model info   describe a GGUF model
   bench engine measure the engine's prompt and decode speed
+  audit        show or verify the egress audit log (show FILE, verify FILE)
   cloud        serve a model over the OpenAI protocol, shaped like vLLM
   testmodel    write a random-weight GGUF test model
 
@@ -120,6 +121,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runBenchEngine(ctx, rest[1:], stdout, stderr)
 	case "cloud":
 		return runCloud(ctx, rest, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, rest, stdout, stderr)
 	case "testmodel":
 		return runTestModel(ctx, rest, stdout, stderr)
 	}

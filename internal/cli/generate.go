@@ -56,17 +56,24 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		sys  = fs.String("system", "", "system prompt (chat mode)")
 		ef   engineFlags
 		sf   samplingFlags
+		cf   collabFlags
 	)
 	ef.register(fs)
 	sf.register(fs)
+	cf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: cogen generate --slm PATH [--max-tokens N] [--seed N] [--temperature T] TEXT")
+		fmt.Fprintln(stderr, "       cogen generate --strategy S --slm PATH --llm URL|local:PATH (--user FILE | --dataset FILE --index N)")
+		fmt.Fprintln(stderr, "                      [--fusion mean|max] [--schedule all|first:N|pkt:P,K,T] [--trace FILE] [--audit FILE] [TASK]")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
 	text := strings.Join(fs.Args(), " ")
+	if cf.strategy != "" {
+		return runCollab(ctx, cf, *slm, ef, sf, text, stdout, stderr)
+	}
 	if text == "" {
 		return usagef("usage: cogen generate --slm PATH TEXT", "no prompt text given")
 	}

@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/cogenesis/cogenesis/collab"
+	"github.com/cogenesis/cogenesis/collab/fusion"
+	"github.com/cogenesis/cogenesis/internal/audit"
+	"github.com/cogenesis/cogenesis/openaiapi"
+	"github.com/cogenesis/cogenesis/privacy"
+)
+
+// collabFlags are the flags of a collaboration run.
+type collabFlags struct {
+	strategy  string
+	llm       string
+	llmKind   string
+	llmModel  string
+	user      string
+	dataset   string
+	index     int
+	fusion    string
+	schedule  string
+	topK      int
+	trace     string
+	auditPath string
+	allowPriv bool
+	cloudMax  int
+}
+
+func (c *collabFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.strategy, "strategy", "", "collaboration strategy: llm, llm-context, slm, sketch, sketch-full, logits (none: the local model alone, no context)")
+	fs.StringVar(&c.llm, "llm", "", "cloud model: an OpenAI-compatible base URL, or local:PATH to serve a GGUF in-process on loopback")
+	fs.StringVar(&c.llmKind, "llm-kind", "vllm", "cloud server software: openai, vllm, sglang, llamacpp, ollama")
+	fs.StringVar(&c.llmModel, "llm-model", "", "cloud model name")
+	fs.StringVar(&c.user, "user", "", "user file (TOML or JSON) with the private context")
+	fs.StringVar(&c.dataset, "dataset", "", "context-aware dataset file (the paper's context_dev.json format)")
+	fs.IntVar(&c.index, "index", 0, "record index in --dataset")
+	fs.StringVar(&c.fusion, "fusion", "mean", "logit fusion: mean, max, learned")
+	fs.StringVar(&c.schedule, "schedule", "all", "when logits consults the cloud: all, first:N, pkt:P,K,T")
+	fs.IntVar(&c.topK, "top-k-cloud", 10, "cloud log-probabilities per step (logits)")
+	fs.StringVar(&c.trace, "trace", "", "write the per-token trace here (.json, or .html for the heat map)")
+	fs.StringVar(&c.auditPath, "audit", "", "append every cloud request to this audit log (default: cogen-audit.jsonl in the current directory)")
+	fs.BoolVar(&c.allowPriv, "allow-private-egress", false, "let the llm-context baseline send the private context")
+	fs.IntVar(&c.cloudMax, "cloud-max-tokens", 512, "most tokens the cloud writes (outline or draft)")
+}
+
+// loadTask returns the user's guard input and task from --user or
+// --dataset.
+func (c *collabFlags) loadTask(taskText string) (*privacy.Vault, collab.Task, error) {
+	switch {
+	case c.dataset != "" && c.user != "":
+		return nil, collab.Task{}, usagef("", "give --user or --dataset, not both")
+	case c.dataset != "":
+		recs, err := privacy.LoadContextFile(c.dataset)
+		if err != nil {
+			return nil, collab.Task{}, err
+		}
+		if c.index < 0 || c.index >= len(recs) {
+			return nil, collab.Task{}, usagef("", "--index %d: %s has %d records", c.index, c.dataset, len(recs))
+		}
+		rec := recs[c.index]
+		if taskText != "" {
+			return rec.Vault, collab.TaskFromVault(rec.Vault, privacy.SplitTask(taskText)), nil
+		}
+		return rec.Vault, collab.TaskFromRecord(rec), nil
+	case c.user != "":
+		v, err := privacy.LoadVault(c.user)
+		if err != nil {
+			return nil, collab.Task{}, err
+		}
+		if taskText == "" {
+			return nil, collab.Task{}, usagef("usage: cogen generate --strategy S --user FILE TASK", "no task given")
+		}
+		return v, collab.TaskFromVault(v, privacy.SplitTask(taskText)), nil
+	}
+	return nil, collab.Task{}, usagef("pass --user FILE or --dataset FILE --index N", "a strategy needs the user's context")
+}
+
+func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags, sf samplingFlags, taskText string, stdout, stderr io.Writer) error {
+	st, err := collab.ParseStrategy(c.strategy)
+	if err != nil {
+		return &UsageError{Err: err}
+	}
+	method, err := fusion.ParseMethod(c.fusion)
+	if err != nil {
+		return &UsageError{Err: err}
+	}
+	sched, err := collab.ParseSchedule(c.schedule)
+	if err != nil {
+		return &UsageError{Err: err}
+	}
+	params, err := sf.params()
+	if err != nil {
+		return err
+	}
+	vault, task, err := c.loadTask(taskText)
+	if err != nil {
+		return err
+	}
+	guard := privacy.NewGuard(vault)
+	r := &collab.Runner{Guard: guard, AllowPrivateEgress: c.allowPriv, Logger: slog.Default()}
+	var detok func([]int32) string
+	if st != collab.LLM && st != collab.LLMContext {
+		// With-context prompts are long.
+		if ef.ctxSize < 8192 {
+			ef.ctxSize = 8192
+		}
+		m, err := openModel(ctx, slmRef, ef, stderr)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		r.SLM = m
+		detok = m.Detokenize
+	}
+	if st != collab.SLM {
+		if c.llm == "" {
+			return usagef("pass --llm URL or --llm local:PATH", "strategy %s needs a cloud model", st)
+		}
+		path := c.auditPath
+		if path == "" {
+			path = "cogen-audit.jsonl"
+		}
+		log, err := audit.Open(path)
+		if err != nil {
+			return err
+		}
+		defer log.Close()
+		target := c.llm
+		if p, ok := strings.CutPrefix(target, "local:"); ok {
+			rp, err := resolveModel(ctx, p, ef.cacheDir, stderr)
+			if err != nil {
+				return err
+			}
+			target = "local:" + rp
+		}
+		cloud, local, err := collab.DialCloud(collab.CloudConfig{
+			Target: target, Kind: openaiapi.Kind(c.llmKind), Model: c.llmModel, Threads: ef.threads,
+			Audit: log, Guard: guard, Detokenize: detok, AllowPrivateEgress: c.allowPriv,
+			Logger: slog.Default().With("component", "cloud"),
+		})
+		if err != nil {
+			return err
+		}
+		if local != nil {
+			defer local.Close()
+		}
+		r.Cloud = cloud
+		defer fmt.Fprintf(stderr, "audit: %s\n", path)
+	}
+	res, err := r.Run(ctx, task, collab.Options{
+		Strategy: st, MaxTokens: sf.maxTokens, Sample: params, Fusion: method, Schedule: sched,
+		TopK: c.topK, CloudMaxTokens: c.cloudMax, Trace: c.trace != "",
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, res.Text)
+	if res.Redactions > 0 {
+		fmt.Fprintf(stderr, "guard: %d private spans redacted from the public instruction\n", res.Redactions)
+	}
+	if c.trace != "" && res.Trace != nil {
+		if err := writeTrace(c.trace, res.Trace); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeTrace(path string, tr *collab.Trace) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write trace: %w", err)
+	}
+	if strings.HasSuffix(path, ".html") {
+		err = tr.WriteHTML(f)
+	} else {
+		err = tr.WriteJSON(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write trace %s: %w", path, err)
+	}
+	return nil
+}
