@@ -45,7 +45,7 @@ const (
 )
 
 // Strategies lists every strategy, in the order of DESIGN §3.
-var Strategies = []Strategy{LLM, LLMContext, SLM, Sketch, SketchFull, Logits}
+var Strategies = []Strategy{LLM, LLMContext, SLM, Sketch, SketchFull, Logits, Speculative}
 
 // ParseStrategy validates a strategy name.
 func ParseStrategy(s string) (Strategy, error) {
@@ -54,7 +54,7 @@ func ParseStrategy(s string) (Strategy, error) {
 			return st, nil
 		}
 	}
-	return "", fmt.Errorf("strategy %q: want one of llm, llm-context, slm, sketch, sketch-full, logits", s)
+	return "", fmt.Errorf("strategy %q: want one of llm, llm-context, slm, sketch, sketch-full, logits, speculative", s)
 }
 
 // ErrPrivateEgressNotAllowed is returned by llm-context unless the caller
@@ -99,6 +99,9 @@ type Options struct {
 	Fusion   fusion.Method
 	Schedule Schedule
 	TopK     int
+	// Gamma is speculative fusion's first draft length (default 4; it then
+	// adapts to the acceptance rate within [MinGamma, MaxGamma]).
+	Gamma int
 	// CloudMaxTokens bounds the cloud's outline or draft (default 512).
 	CloudMaxTokens int
 	// Trace, when set, records the logit-fusion steps.
@@ -117,6 +120,10 @@ type Result struct {
 	CloudCalls int
 	Usage      llm.Usage
 	Trace      *Trace
+	// Tokens are the generated tokens (logits and speculative).
+	Tokens []int32
+	// Spec describes a speculative run.
+	Spec *SpecStats
 }
 
 func (o Options) withDefaults() Options {
@@ -154,7 +161,7 @@ func (r *Runner) Run(ctx context.Context, task Task, o Options) (Result, error) 
 	if o.Strategy == LLMContext && !r.AllowPrivateEgress {
 		return res, ErrPrivateEgressNotAllowed
 	}
-	if o.Fusion == fusion.Learned && o.Strategy == Logits {
+	if o.Fusion == fusion.Learned && (o.Strategy == Logits || o.Strategy == Speculative) {
 		return res, errors.New("fusion learned: the CombModel is not available yet; use mean or max")
 	}
 
@@ -190,6 +197,8 @@ func (r *Runner) Run(ctx context.Context, task Task, o Options) (Result, error) 
 		return r.sketch(ctx, res, task, public, sysCtx, private, o)
 	case Logits:
 		return r.logits(ctx, res, public, sysCtx, private, o)
+	case Speculative:
+		return r.speculative(ctx, res, public, sysCtx, private, o)
 	}
 	return res, fmt.Errorf("strategy %q: unknown", o.Strategy)
 }

@@ -97,7 +97,12 @@ func (r *Runner) logits(ctx context.Context, res Result, public privacy.Public, 
 			}
 		}
 		shape.Transform(pc)
-		tok := fusion.Draw(pc, smp.Float64())
+		var tok int32
+		if o.Sample.Greedy() {
+			tok = fusion.Argmax(pc)
+		} else {
+			tok = fusion.Draw(pc, smp.Float64())
+		}
 		if r.SLM.IsEOG(tok) {
 			break
 		}
@@ -114,6 +119,7 @@ func (r *Runner) logits(ctx context.Context, res Result, public privacy.Public, 
 		}
 	}
 	res.Text = strings.TrimSpace(r.SLM.Detokenize(generated))
+	res.Tokens = generated
 	res.Usage = llm.Usage{PromptTokens: len(slmPrompt), CompletionTokens: len(generated), TotalTokens: len(slmPrompt) + len(generated)}
 	return res, nil
 }

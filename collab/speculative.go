@@ -1,0 +1,235 @@
+package collab
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/cogenesis/cogenesis/collab/fusion"
+	"github.com/cogenesis/cogenesis/internal/sample"
+	"github.com/cogenesis/cogenesis/llm"
+	"github.com/cogenesis/cogenesis/openaiapi"
+	"github.com/cogenesis/cogenesis/privacy"
+)
+
+// Speculative is speculative fusion (DESIGN §5): the local model drafts γ
+// tokens, one cloud request scores them, and each is accepted with
+// probability min(1, p_c(x)/d(x)); the output is distributed exactly as
+// per-token fusion's, with one round trip per block.
+const Speculative Strategy = "speculative"
+
+// Gamma bounds for speculative fusion.
+const (
+	MinGamma     = 1
+	MaxGamma     = 16
+	DefaultGamma = 4
+)
+
+// SpecStats describes a speculative run.
+type SpecStats struct {
+	Blocks   int
+	Drafted  int
+	Accepted int
+	// GammaSum / Blocks is the mean γ.
+	GammaSum int
+}
+
+// AcceptanceRate is accepted / drafted draft tokens.
+func (s SpecStats) AcceptanceRate() float64 {
+	if s.Drafted == 0 {
+		return 0
+	}
+	return float64(s.Accepted) / float64(s.Drafted)
+}
+
+// MeanGamma is the mean draft length.
+func (s SpecStats) MeanGamma() float64 {
+	if s.Blocks == 0 {
+		return 0
+	}
+	return float64(s.GammaSum) / float64(s.Blocks)
+}
+
+// speculative runs speculative fusion; see [Speculative].
+func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Public, system, private string, o Options) (Result, error) {
+	if r.Cloud.client.Kind().Require(openaiapi.CapSequenceTopK) != nil || o.Schedule != ScheduleAll || o.Fusion == fusion.Learned {
+		r.logger().Info("speculative fusion unavailable here; falling back to per-token fusion",
+			"cloud_kind", string(r.Cloud.client.Kind()), "schedule", o.Schedule.String())
+		res.Strategy = Logits
+		return r.logits(ctx, res, public, system, private, o)
+	}
+	if err := r.sameTokenizer(ctx); err != nil {
+		return res, err
+	}
+	slmPrompt, err := r.chatTokens(system, private)
+	if err != nil {
+		return res, err
+	}
+	cloudPrompt, err := r.publicChatTokens(privacy.PublicConst(systemWithout), public)
+	if err != nil {
+		return res, err
+	}
+	seq, err := r.SLM.NewSequence(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer seq.Close()
+	if err := seq.Append(ctx, slmPrompt); err != nil {
+		return res, fmt.Errorf("evaluate private prompt: %w", err)
+	}
+	smp := sample.New(o.Sample)
+	shape := fusion.Sampling{Temperature: o.Sample.Temperature, TopP: o.Sample.TopP}
+	greedy := o.Sample.Greedy()
+	gamma := o.Gamma
+	if gamma <= 0 {
+		gamma = DefaultGamma
+	}
+	var (
+		generated []int32
+		stats     SpecStats
+		qs, ds    [][]float64
+		pl, pc    []float64
+		stopped   bool
+		done      bool
+	)
+	// fused returns the sampling distribution P = shape(fuse(q, p_l)).
+	fused := func(q []float64, top []llm.TopLogprob) ([]float64, error) {
+		var err error
+		if pl, err = fusion.Complete(pl, q, top); err != nil {
+			return nil, err
+		}
+		pc = fusion.Fuse(pc, q, pl, o.Fusion, 0.5)
+		shape.Transform(pc)
+		return pc, nil
+	}
+	emit := func(tok int32) {
+		if r.SLM.IsEOG(tok) {
+			done = true
+			return
+		}
+		generated = append(generated, tok)
+	}
+	for !done && len(generated) < o.MaxTokens {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		base := seq.Len()
+		n := min(gamma, o.MaxTokens-len(generated))
+		// Draft n tokens from d = shape(q).
+		var draft []int32
+		qs, ds = qs[:0], ds[:0]
+		for range n {
+			q := fusion.Softmax(nil, seq.Logits())
+			d := append([]float64(nil), q...)
+			shape.Transform(d)
+			x := fusion.Draw(d, smp.Float64())
+			if greedy {
+				x = fusion.Argmax(d)
+			}
+			qs, ds = append(qs, q), append(ds, d)
+			draft = append(draft, x)
+			if r.SLM.IsEOG(x) {
+				break
+			}
+			if err := seq.Append(ctx, []int32{x}); err != nil {
+				return res, err
+			}
+		}
+		if stopped {
+			// The cloud is no longer consulted: the draft came from the
+			// local model's own distribution, which is then the output's.
+			for _, x := range draft {
+				emit(x)
+			}
+			continue
+		}
+		all := append(append(append([]int32(nil), cloudPrompt.IDs()...), generated...), draft...)
+		pt, leak := r.Guard.PublicTokens(all, r.SLM.Detokenize)
+		if leak != nil {
+			stopped = true
+			r.logger().Info("cloud consultation stopped by the guard", "step", len(generated), "rule", leak.RuleID)
+			for _, x := range draft {
+				emit(x)
+			}
+			continue
+		}
+		scored, next, err := r.Cloud.ScoreWithNext(ctx, pt, o.TopK)
+		res.CloudCalls++
+		if err != nil {
+			return res, err
+		}
+		stats.Blocks++
+		stats.GammaSum += len(draft)
+		stats.Drafted += len(draft)
+		L := cloudPrompt.Len() + len(generated)
+		accepted := 0
+		var repl int32 = -1
+		for i, x := range draft {
+			P, err := fused(qs[i], scored[L+i-1].Top)
+			if err != nil {
+				return res, err
+			}
+			if greedy {
+				if y := fusion.Argmax(P); y != x {
+					repl = y
+					break
+				}
+			} else if u := smp.Float64(); u*ds[i][x] >= P[x] {
+				// Rejected: draw from norm(max(0, P - d)).
+				var sum float64
+				for j := range P {
+					P[j] = max(0, P[j]-ds[i][j])
+					sum += P[j]
+				}
+				for j := range P {
+					P[j] /= sum
+				}
+				repl = fusion.Draw(P, smp.Float64())
+				break
+			}
+			accepted++
+		}
+		stats.Accepted += accepted
+		for _, x := range draft[:accepted] {
+			emit(x)
+		}
+		switch {
+		case done:
+		case repl >= 0:
+			if err := seq.Truncate(ctx, base+accepted); err != nil {
+				return res, err
+			}
+			emit(repl)
+			if !done && len(generated) < o.MaxTokens {
+				if err := seq.Append(ctx, []int32{repl}); err != nil {
+					return res, err
+				}
+			}
+			gamma = max(MinGamma, min(gamma, accepted+1))
+		default:
+			// Every draft token accepted: one more from p_c at γ+1.
+			if len(generated) < o.MaxTokens {
+				P, err := fused(fusion.Softmax(nil, seq.Logits()), next)
+				if err != nil {
+					return res, err
+				}
+				y := fusion.Draw(P, smp.Float64())
+				if greedy {
+					y = fusion.Argmax(P)
+				}
+				emit(y)
+				if !done && len(generated) < o.MaxTokens {
+					if err := seq.Append(ctx, []int32{y}); err != nil {
+						return res, err
+					}
+				}
+			}
+			gamma = min(MaxGamma, gamma+1)
+		}
+	}
+	res.Text = strings.TrimSpace(r.SLM.Detokenize(generated))
+	res.Tokens = generated
+	res.Spec = &stats
+	res.Usage = llm.Usage{PromptTokens: len(slmPrompt), CompletionTokens: len(generated), TotalTokens: len(slmPrompt) + len(generated)}
+	return res, nil
+}

@@ -1,0 +1,150 @@
+//go:build cgo
+
+package collab_test
+
+import (
+	"math"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cogenesis/cogenesis/collab"
+	"github.com/cogenesis/cogenesis/internal/cloud"
+	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
+	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
+	"github.com/cogenesis/cogenesis/internal/sample"
+	"github.com/cogenesis/cogenesis/privacy"
+)
+
+// smallRunner serves cloudPath on loopback and returns a runner with a
+// short context (fast prompts), for tests that need many runs.
+func smallRunner(t *testing.T, cloudPath string) (*collab.Runner, collab.Task) {
+	t.Helper()
+	slmPath := enginetest.SharedModel(t)
+	slm, err := llamacpp.Open(slmPath, llamacpp.Options{ContextSize: 512, Threads: 2, Precise: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { slm.Close() })
+	cm, err := llamacpp.Open(cloudPath, llamacpp.Options{ContextSize: 512, Threads: 2, Precise: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cm.Close() })
+	srv := httptest.NewServer((&cloud.Server{Model: cm, Name: "cloud"}).Handler())
+	t.Cleanup(srv.Close)
+	c, _, err := collab.DialCloud(collab.CloudConfig{Target: srv.URL + "/v1", Model: "cloud"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &privacy.Vault{
+		Name:         privacy.NewPrivate("Ada Quill"),
+		PrivateFacts: []privacy.Private{privacy.NewPrivate("keeps bees on the roof of the old mill")},
+		History:      []privacy.HistoryItem{{Title: privacy.NewPrivate("A note"), Text: privacy.NewPrivate("Echoes of vectors unfold.")}},
+		Profile:      privacy.NewPrivate("Name: Ada Quill"),
+	}
+	task := collab.TaskFromVault(v, privacy.SplitTask("Write a poem: about the sea"))
+	return &collab.Runner{SLM: slm, Cloud: c, Guard: privacy.NewGuard(v)}, task
+}
+
+func TestSpeculativeGreedyEqualsPerToken(t *testing.T) {
+	slmPath := enginetest.SharedModel(t)
+	tiny, _ := enginetest.ShapeByName("tiny")
+	random := filepath.Join(t.TempDir(), "random.gguf")
+	if err := enginetest.Write(random, enginetest.Options{Arch: "llama", Shape: tiny, Type: "f32", TokenizerFrom: slmPath, Seed: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, cloud string }{{"same weights", slmPath}, {"random cloud", random}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, task := smallRunner(t, tc.cloud)
+			per, err := r.Run(t.Context(), task, collab.Options{Strategy: collab.Logits, MaxTokens: 40})
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec, err := r.Run(t.Context(), task, collab.Options{Strategy: collab.Speculative, MaxTokens: 40})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(per.Tokens, spec.Tokens); diff != "" {
+				t.Errorf("greedy speculative differs from per-token (-per-token +speculative):\n%s", diff)
+			}
+			t.Logf("%d tokens: per-token %d cloud calls, speculative %d (acceptance %.2f, mean γ %.1f)",
+				len(per.Tokens), per.CloudCalls, spec.CloudCalls, spec.Spec.AcceptanceRate(), spec.Spec.MeanGamma())
+			if tc.name == "same weights" && spec.CloudCalls*2 > per.CloudCalls {
+				t.Errorf("speculative made %d cloud calls for %d per-token ones", spec.CloudCalls, per.CloudCalls)
+			}
+		})
+	}
+}
+
+// TestSpeculativeDistribution compares the empirical distribution of short
+// sampled continuations of speculative fusion with per-token fusion.
+func TestSpeculativeDistribution(t *testing.T) {
+	if testing.Short() {
+		t.Skip("thousands of draws")
+	}
+	slmPath := enginetest.SharedModel(t)
+	tiny, _ := enginetest.ShapeByName("tiny")
+	random := filepath.Join(t.TempDir(), "random.gguf")
+	if err := enginetest.Write(random, enginetest.Options{Arch: "llama", Shape: tiny, Type: "f32", TokenizerFrom: slmPath, Seed: 2}); err != nil {
+		t.Fatal(err)
+	}
+	r, task := smallRunner(t, random)
+	const n = 1500
+	const length = 2
+	draw := func(st collab.Strategy, seed0 uint64) map[[length]int32]int {
+		counts := map[[length]int32]int{}
+		for i := range uint64(n) {
+			res, err := r.Run(t.Context(), task, collab.Options{Strategy: st, MaxTokens: length, Gamma: 2,
+				Sample: sample.Params{Temperature: 1, Seed: seed0 + i}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var k [length]int32
+			for j := range k {
+				k[j] = -1
+			}
+			copy(k[:], res.Tokens)
+			counts[k]++
+		}
+		return counts
+	}
+	a := draw(collab.Logits, 1)
+	b := draw(collab.Speculative, 1_000_000)
+	// Two-sample chi-square over outcomes with enough mass; the rest pooled.
+	var stat float64
+	dof := -1
+	var poolA, poolB int
+	keys := map[[length]int32]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	for k := range keys {
+		x, y := a[k], b[k]
+		if x+y < 10 {
+			poolA += x
+			poolB += y
+			continue
+		}
+		stat += float64((x-y)*(x-y)) / float64(x+y)
+		dof++
+	}
+	if poolA+poolB >= 10 {
+		stat += float64((poolA-poolB)*(poolA-poolB)) / float64(poolA+poolB)
+		dof++
+	}
+	// Total variation distance, for the log.
+	var tv float64
+	for k := range keys {
+		tv += math.Abs(float64(a[k]-b[k])) / n
+	}
+	t.Logf("%d outcomes, chi-square %.1f with %d dof, total variation %.3f", len(keys), stat, dof, tv/2)
+	if limit := float64(dof) + 3.3*math.Sqrt(2*float64(dof)) + 10; stat > limit {
+		t.Errorf("chi-square %.1f with %d dof exceeds %.1f: the distributions differ", stat, dof, limit)
+	}
+}
