@@ -99,6 +99,9 @@ type Options struct {
 	Fusion   fusion.Method
 	Schedule Schedule
 	TopK     int
+	// IgnoreEOG keeps generating past end-of-generation tokens (for
+	// benchmarks that need a fixed length).
+	IgnoreEOG bool
 	// Gamma is speculative fusion's first draft length (default 4; it then
 	// adapts to the acceptance rate within [MinGamma, MaxGamma]).
 	Gamma int

@@ -103,7 +103,7 @@ func (r *Runner) logits(ctx context.Context, res Result, public privacy.Public, 
 		} else {
 			tok = fusion.Draw(pc, smp.Float64())
 		}
-		if r.SLM.IsEOG(tok) {
+		if r.SLM.IsEOG(tok) && !o.IgnoreEOG {
 			break
 		}
 		step.Token, step.Text = tok, r.SLM.Piece(tok)

@@ -103,7 +103,7 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		return pc, nil
 	}
 	emit := func(tok int32) {
-		if r.SLM.IsEOG(tok) {
+		if r.SLM.IsEOG(tok) && !o.IgnoreEOG {
 			done = true
 			return
 		}
@@ -128,7 +128,7 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 			}
 			qs, ds = append(qs, q), append(ds, d)
 			draft = append(draft, x)
-			if r.SLM.IsEOG(x) {
+			if r.SLM.IsEOG(x) && !o.IgnoreEOG {
 				break
 			}
 			if err := seq.Append(ctx, []int32{x}); err != nil {

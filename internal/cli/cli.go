@@ -40,6 +40,7 @@ Commands:
   generate     generate text: the local model alone, or a collaboration strategy
   model info   describe a GGUF model
   bench engine measure the engine's prompt and decode speed
+  bench collab per-token vs speculative fusion: round trips and wall time
   audit        show or verify the egress audit log (show FILE, verify FILE)
   cloud        serve a model over the OpenAI protocol, shaped like vLLM
   testmodel    write a random-weight GGUF test model
@@ -115,10 +116,13 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return runModelInfo(ctx, rest[1:], stdout, stderr)
 	case "bench":
-		if len(rest) == 0 || rest[0] != "engine" {
-			return usagef("usage: cogen bench engine --model PATH", "unknown bench subcommand")
+		switch {
+		case len(rest) > 0 && rest[0] == "engine":
+			return runBenchEngine(ctx, rest[1:], stdout, stderr)
+		case len(rest) > 0 && rest[0] == "collab":
+			return runBenchCollab(ctx, rest[1:], stdout, stderr)
 		}
-		return runBenchEngine(ctx, rest[1:], stdout, stderr)
+		return usagef("usage: cogen bench engine|collab ...", "unknown bench subcommand")
 	case "cloud":
 		return runCloud(ctx, rest, stdout, stderr)
 	case "audit":

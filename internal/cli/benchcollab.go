@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cogenesis/cogenesis/collab"
+	"github.com/cogenesis/cogenesis/internal/sample"
+	"github.com/cogenesis/cogenesis/privacy"
+)
+
+func runBenchCollab(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench collab", flag.ContinueOnError)
+	var (
+		slm       = fs.String("slm", "", "local model (GGUF path or hf://)")
+		llm       = fs.String("llm", "", "cloud model: local:PATH (served in-process with the latency)")
+		latencies = fs.String("latency", "50ms", "comma-separated cloud latencies to measure")
+		tokens    = fs.Int("tokens", 256, "tokens per run")
+		user      = fs.String("user", "examples/user.toml", "user file (private context of the local model)")
+		temp      = fs.Float64("temperature", 0, "sampling temperature (0: greedy)")
+		seed      = fs.Uint64("seed", 1, "sampling seed")
+		ef        engineFlags
+	)
+	ef.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: cogen bench collab --slm PATH --llm local:PATH [--latency 50ms,100ms] [--tokens 256]")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	cloudPath, ok := strings.CutPrefix(*llm, "local:")
+	if !ok {
+		return usagef("the benchmark serves the cloud itself to control latency", "--llm must be local:PATH")
+	}
+	var lats []time.Duration
+	for _, s := range strings.Split(*latencies, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil || d < 0 {
+			return usagef("", "--latency %q: want durations such as 50ms", s)
+		}
+		lats = append(lats, d)
+	}
+	v, err := privacy.LoadVault(*user)
+	if err != nil {
+		return err
+	}
+	ef.ctxSize = max(ef.ctxSize, 8192)
+	m, err := openModel(ctx, *slm, ef, stderr)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	cloudPath, err = resolveModel(ctx, cloudPath, ef.cacheDir, stderr)
+	if err != nil {
+		return err
+	}
+	task := collab.TaskFromVault(v, privacy.SplitTask("Write a short newsletter for the spring menu: mention the new rye bread"))
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "latency\tstrategy\ttokens\tround trips/token\tacceptance\tmean γ\twall s\tspeed-up\t")
+	for _, lat := range lats {
+		c, local, err := collab.DialCloud(collab.CloudConfig{Target: "local:" + cloudPath, Latency: lat, Threads: ef.threads, Logger: slog.Default()})
+		if err != nil {
+			return err
+		}
+		r := &collab.Runner{SLM: m, Cloud: c, Guard: privacy.NewGuard(v), Logger: slog.Default()}
+		var base time.Duration
+		for _, st := range []collab.Strategy{collab.Logits, collab.Speculative} {
+			start := time.Now()
+			res, err := r.Run(ctx, task, collab.Options{Strategy: st, MaxTokens: *tokens, IgnoreEOG: true,
+				Sample: sample.Params{Temperature: *temp, Seed: *seed}})
+			el := time.Since(start)
+			if err != nil {
+				local.Close()
+				return err
+			}
+			if st == collab.Logits {
+				base = el
+			}
+			acc, gamma := "-", "-"
+			if res.Spec != nil {
+				acc = fmt.Sprintf("%.2f", res.Spec.AcceptanceRate())
+				gamma = fmt.Sprintf("%.1f", res.Spec.MeanGamma())
+			}
+			n := max(len(res.Tokens), 1)
+			fmt.Fprintf(tw, "%v\t%s\t%d\t%.3f\t%s\t%s\t%.2f\t%.2fx\t\n", lat, st, len(res.Tokens), float64(res.CloudCalls)/float64(n), acc, gamma, el.Seconds(), base.Seconds()/el.Seconds())
+		}
+		if err := local.Close(); err != nil {
+			return err
+		}
+	}
+	return tw.Flush()
+}
