@@ -78,6 +78,32 @@ type Runner struct {
 	tokErr  error
 }
 
+// loaded returns a local sequence holding prompt, reusing an earlier
+// sequence's shared prefix (runs of one task with several strategies
+// evaluate the private prompt once). Call release with whether the
+// sequence is in a known state.
+func (r *Runner) loaded(ctx context.Context, prompt []int32) (*llamacpp.Sequence, func(ok bool), error) {
+	var n int
+	return r.loadedCounting(ctx, prompt, &n)
+}
+
+// loadedCounting is loaded that also reports how many prompt tokens the
+// local model had to evaluate.
+func (r *Runner) loadedCounting(ctx context.Context, prompt []int32, evaluated *int) (*llamacpp.Sequence, func(ok bool), error) {
+	pool := r.SLM.Pool()
+	ps, err := pool.Acquire(ctx, prompt)
+	if err != nil {
+		return nil, nil, err
+	}
+	*evaluated = len(prompt) - commonPrefix(ps.Seq.Tokens(), prompt)
+	release := func(ok bool) { pool.Release(ps, ok) }
+	if _, err := ps.Load(ctx, prompt, false, 0); err != nil {
+		release(false)
+		return nil, nil, fmt.Errorf("evaluate private prompt: %w", err)
+	}
+	return ps.Seq, release, nil
+}
+
 func (r *Runner) logger() *slog.Logger {
 	if r.Logger != nil {
 		return r.Logger
@@ -99,6 +125,8 @@ type Options struct {
 	Fusion   fusion.Method
 	Schedule Schedule
 	TopK     int
+	// Comb is the learned fusion-weight model that fusion learned uses.
+	Comb *fusion.CombModel
 	// IgnoreEOG keeps generating past end-of-generation tokens (for
 	// benchmarks that need a fixed length).
 	IgnoreEOG bool
@@ -151,7 +179,7 @@ func (o Options) withDefaults() Options {
 // Run runs one task with one strategy.
 func (r *Runner) Run(ctx context.Context, task Task, o Options) (Result, error) {
 	o = o.withDefaults()
-	ctx = audit.WithStrategy(ctx, string(o.Strategy))
+	ctx = withGuard(audit.WithStrategy(ctx, string(o.Strategy)), r.Guard)
 	res := Result{Strategy: o.Strategy}
 	needsCloud := o.Strategy != SLM
 	needsSLM := o.Strategy != LLM && o.Strategy != LLMContext
@@ -165,7 +193,12 @@ func (r *Runner) Run(ctx context.Context, task Task, o Options) (Result, error) 
 		return res, ErrPrivateEgressNotAllowed
 	}
 	if o.Fusion == fusion.Learned && (o.Strategy == Logits || o.Strategy == Speculative) {
-		return res, errors.New("fusion learned: the CombModel is not available yet; use mean or max")
+		if o.Comb == nil {
+			return res, errors.New("fusion learned: no CombModel given (train one with cogen fusion train, pass it with --comb FILE)")
+		}
+		if o.TopK > fusion.MaxK {
+			return res, fmt.Errorf("fusion learned: top-k %d is above the CombModel's limit %d", o.TopK, fusion.MaxK)
+		}
 	}
 
 	// The public instruction: the general section after the guard.
@@ -222,13 +255,14 @@ func (r *Runner) local(ctx context.Context, res Result, system, user string, o O
 	if err != nil {
 		return res, err
 	}
-	seq, err := r.SLM.NewSequence(ctx)
+	seq, release, err := r.loaded(ctx, prompt)
 	if err != nil {
 		return res, err
 	}
-	defer seq.Close()
-	out, err := seq.Generate(ctx, prompt, llamacpp.GenerateOptions{Sample: o.Sample, MaxTokens: o.MaxTokens}, nil)
-	res.Text, res.Usage = strings.TrimSpace(out.Text), out.Usage
+	out, err := seq.Generate(ctx, nil, llamacpp.GenerateOptions{Sample: o.Sample, MaxTokens: o.MaxTokens}, nil)
+	release(err == nil)
+	res.Text = strings.TrimSpace(out.Text)
+	res.Usage = llm.Usage{PromptTokens: len(prompt), CompletionTokens: len(out.Tokens), TotalTokens: len(prompt) + len(out.Tokens)}
 	return res, err
 }
 
@@ -263,40 +297,39 @@ func (r *Runner) sketch(ctx context.Context, res Result, task Task, public priva
 	}()
 
 	// Meanwhile: evaluate the private prompt up to where the outline goes.
-	seq, err := r.SLM.NewSequence(ctx)
-	if err != nil {
-		<-cloud
-		return res, err
-	}
-	defer seq.Close()
 	// The rendered prompt with an empty outline shares its prefix with the
-	// final one; evaluate that prefix now.
+	// final one.
 	head, err := r.chatTokens(system, private)
 	if err != nil {
 		<-cloud
 		return res, err
 	}
-	pre := head[:max(0, len(head)-8)] // the tail (turn end, assistant header) comes after the outline
-	prefillErr := seq.Append(ctx, pre)
+	pre := head[:max(1, len(head)-8)] // the tail (turn end, assistant header) comes after the outline
+	seq, release, prefillErr := r.loaded(ctx, pre)
 	a := <-cloud
 	res.CloudCalls = 1
-	if a.err != nil {
-		return res, a.err
-	}
 	if prefillErr != nil {
 		return res, prefillErr
+	}
+	ok := false
+	defer func() { release(ok) }()
+	if a.err != nil {
+		ok = true
+		return res, a.err
 	}
 	res.Sketch = a.text
 	prompt, err := r.chatTokens(system, withSketch(private, a.text, full))
 	if err != nil {
+		ok = true
 		return res, err
 	}
-	// Reuse the evaluated prefix where it matches.
+	// Keep the evaluated prefix where it matches.
 	n := commonPrefix(pre, prompt)
 	if err := seq.Truncate(ctx, n); err != nil {
 		return res, err
 	}
 	out, err := seq.Generate(ctx, prompt[n:], llamacpp.GenerateOptions{Sample: o.Sample, MaxTokens: o.MaxTokens}, nil)
+	ok = err == nil
 	res.Text = strings.TrimSpace(out.Text)
 	res.Usage = llm.Usage{PromptTokens: len(prompt), CompletionTokens: len(out.Tokens), TotalTokens: len(prompt) + len(out.Tokens)}
 	return res, err

@@ -6,11 +6,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -105,14 +107,31 @@ func devRecords(t *testing.T) []privacy.Record {
 	return recs
 }
 
-// TestAllStrategiesAllRecords runs every strategy on every dev record
-// against a recording cloud server, and checks that no request of any
-// strategy but llm-context carries a private entity or fact shingle.
+var e2eRecords = flag.Int("e2e-records", 15, "dev records TestAllStrategiesAllRecords runs, spread evenly over the file (0: all 150)")
+
+// spread returns n of recs spread evenly (all when n <= 0 or n >= len).
+func spread(recs []privacy.Record, n int) []privacy.Record {
+	if n <= 0 || n >= len(recs) {
+		return recs
+	}
+	out := make([]privacy.Record, n)
+	for i := range out {
+		out[i] = recs[i*len(recs)/n]
+	}
+	return out
+}
+
+// TestAllStrategiesAllRecords runs every strategy on dev records against a
+// recording cloud server, and checks that no request of any strategy but
+// llm-context carries a private entity or fact shingle. CI runs 15 records;
+// the full run is
+//
+//	go test ./collab -run AllStrategies -timeout 0 -args -e2e-records=0
 func TestAllStrategiesAllRecords(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs 900 generations")
+		t.Skip("runs a hundred generations")
 	}
-	recs := devRecords(t)
+	recs := spread(devRecords(t), *e2eRecords)
 	e := setup(t, "qwen2")
 	leaks := map[collab.Strategy]int{}
 	requests := map[collab.Strategy]int{}
@@ -137,8 +156,11 @@ func TestAllStrategiesAllRecords(t *testing.T) {
 			e.rec.mu.Lock()
 			for _, b := range e.rec.bodies[start:] {
 				requests[st]++
-				if _, err := g.CheckEgress(b.body, e.slm.Detokenize); err != nil {
+				if rules, err := g.CheckEgress(b.body, e.slm.Detokenize); err != nil {
 					leaks[st]++
+					if st != collab.LLMContext {
+						t.Logf("record %d strategy %s: request holds private content (rules %v)", i, st, rules)
+					}
 				}
 			}
 			e.rec.mu.Unlock()
@@ -249,18 +271,20 @@ func TestLeakAwareStop(t *testing.T) {
 	// consulted again.
 	rec := recs[0]
 	r0 := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: privacy.NewGuard(rec.Vault)}
-	base, err := r0.Run(t.Context(), collab.TaskFromRecord(rec), collab.Options{Strategy: collab.Logits, MaxTokens: 24, Fusion: fusion.Mean})
+	base, err := r0.Run(t.Context(), collab.TaskFromRecord(rec), collab.Options{Strategy: collab.Logits, MaxTokens: 48, Fusion: fusion.Mean, IgnoreEOG: true, Sample: sample.Params{Temperature: 1, Seed: 3}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	words := strings.Fields(base.Text)
-	if len(words) < 4 {
-		t.Skipf("too little text to plant a fact: %q", base.Text)
+	if len(words) < 8 {
+		t.Fatalf("too little text to plant a fact: %q", base.Text)
 	}
+	// Words 1-6 (the first may be a partial piece): enough content words
+	// for a fact shingle, written early enough to stop the cloud.
 	v := *rec.Vault
-	v.PrivateFacts = []privacy.Private{privacy.NewPrivate(strings.Join(words[:4], " "))}
+	v.PrivateFacts = append(slices.Clone(v.PrivateFacts), privacy.NewPrivate(strings.Join(words[1:7], " ")))
 	r := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: privacy.NewGuard(&v)}
-	res, err := r.Run(t.Context(), collab.TaskFromRecord(rec), collab.Options{Strategy: collab.Logits, MaxTokens: 24, Fusion: fusion.Mean, Trace: true})
+	res, err := r.Run(t.Context(), collab.TaskFromRecord(rec), collab.Options{Strategy: collab.Logits, MaxTokens: 48, Fusion: fusion.Mean, Trace: true, IgnoreEOG: true, Sample: sample.Params{Temperature: 1, Seed: 3}})
 	if err != nil {
 		t.Fatal(err)
 	}

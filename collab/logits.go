@@ -29,14 +29,12 @@ func (r *Runner) logits(ctx context.Context, res Result, public privacy.Public, 
 	if err != nil {
 		return res, err
 	}
-	seq, err := r.SLM.NewSequence(ctx)
+	seq, release, err := r.loaded(ctx, slmPrompt)
 	if err != nil {
 		return res, err
 	}
-	defer seq.Close()
-	if err := seq.Append(ctx, slmPrompt); err != nil {
-		return res, fmt.Errorf("evaluate private prompt: %w", err)
-	}
+	ok := false
+	defer func() { release(ok) }()
 
 	var tr *Trace
 	if o.Trace {
@@ -45,6 +43,7 @@ func (r *Runner) logits(ctx context.Context, res Result, public privacy.Public, 
 	}
 	smp := sample.New(o.Sample)
 	shape := fusion.Sampling{Temperature: o.Sample.Temperature, TopP: o.Sample.TopP}
+	wt := newWeigher(o)
 	var q, pl, pc []float64
 	var generated []int32
 	stopped := false
@@ -79,8 +78,8 @@ func (r *Runner) logits(ctx context.Context, res Result, public privacy.Public, 
 			if pl, err = fusion.Complete(pl, q, top); err != nil {
 				return res, err
 			}
-			step.W = 0.5
-			pc = fusion.Fuse(pc, q, pl, o.Fusion, 0.5)
+			step.W = wt.weight(q, pl, top, k)
+			pc = fusion.Fuse(pc, q, pl, o.Fusion, step.W)
 			if o.Fusion == fusion.Max {
 				step.W = maxWeight(q, pl)
 			}
@@ -120,6 +119,7 @@ func (r *Runner) logits(ctx context.Context, res Result, public privacy.Public, 
 	}
 	res.Text = strings.TrimSpace(r.SLM.Detokenize(generated))
 	res.Tokens = generated
+	ok = true
 	res.Usage = llm.Usage{PromptTokens: len(slmPrompt), CompletionTokens: len(generated), TotalTokens: len(slmPrompt) + len(generated)}
 	return res, nil
 }
@@ -193,4 +193,22 @@ func (r *Runner) sameTokenizer(ctx context.Context) error {
 		}
 	})
 	return r.tokErr
+}
+
+// weigher gives the small model's fusion weight for one step: 0.5 for
+// mean, the CombModel's output for learned.
+type weigher struct {
+	fusion fusion.Method
+	comb   *fusion.CombModel
+	feat   []float64
+}
+
+func newWeigher(o Options) *weigher { return &weigher{fusion: o.Fusion, comb: o.Comb} }
+
+func (w *weigher) weight(q, pl []float64, top []llm.TopLogprob, step int) float64 {
+	if w.fusion != fusion.Learned {
+		return 0.5
+	}
+	w.feat = fusion.Features(w.feat, q, pl, top, w.comb.K(), step)
+	return w.comb.Weight(w.feat)
 }

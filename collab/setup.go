@@ -30,12 +30,14 @@ type CloudConfig struct {
 	Threads int
 	// Audit is the egress log every request is recorded in (may be nil).
 	Audit *audit.Log
-	// Guard checks every request at the choke point (may be nil: no check).
+	// Guard checks every request at the choke point; a run's own guard
+	// (Runner.Guard) takes its place for the run's requests. Without
+	// either, requests are only recorded.
 	Guard *privacy.Guard
 	// Detokenize renders token-id prompts for the check.
 	Detokenize func([]int32) string
-	// AllowPrivateEgress lets llm-context requests through the check
-	// (recorded with verdict "private").
+	// AllowPrivateEgress lets llm-context and teacher-forcing requests
+	// through the check (recorded with verdict "private").
 	AllowPrivateEgress bool
 	Logger             *slog.Logger
 }
@@ -101,14 +103,19 @@ func DialCloud(cfg CloudConfig) (*Cloud, *LocalCloud, error) {
 		kind = openaiapi.KindVLLM
 	}
 	tr := &audit.Transport{Base: http.DefaultTransport, Log: cfg.Audit}
-	if g := cfg.Guard; g != nil {
-		tr.Check = func(ctx context.Context, req *http.Request, body []byte) (audit.Verdict, error) {
-			rules, err := g.CheckEgress(body, cfg.Detokenize)
-			if err != nil && cfg.AllowPrivateEgress && audit.StrategyFrom(ctx) == string(LLMContext) {
-				return audit.Verdict{Verdict: "private", Rules: rules}, nil
-			}
-			return audit.Verdict{Rules: rules}, err
+	tr.Check = func(ctx context.Context, req *http.Request, body []byte) (audit.Verdict, error) {
+		g := cfg.Guard
+		if rg := guardFrom(ctx); rg != nil {
+			g = rg
 		}
+		if g == nil {
+			return audit.Verdict{}, nil
+		}
+		rules, err := g.CheckEgress(body, cfg.Detokenize)
+		if st := audit.StrategyFrom(ctx); err != nil && cfg.AllowPrivateEgress && (st == string(LLMContext) || st == teacherForcing) {
+			return audit.Verdict{Verdict: "private", Rules: rules}, nil
+		}
+		return audit.Verdict{Rules: rules}, err
 	}
 	c, err := openaiapi.New(openaiapi.Config{
 		BaseURL: url, Kind: kind, Model: model, Timeout: 5 * time.Minute,
@@ -121,4 +128,17 @@ func DialCloud(cfg CloudConfig) (*Cloud, *LocalCloud, error) {
 		return nil, nil, err
 	}
 	return NewCloud(c), local, nil
+}
+
+type guardKey struct{}
+
+// withGuard makes g the egress check of the cloud requests made with ctx:
+// each run's requests are checked against its own user's vault.
+func withGuard(ctx context.Context, g *privacy.Guard) context.Context {
+	return context.WithValue(ctx, guardKey{}, g)
+}
+
+func guardFrom(ctx context.Context) *privacy.Guard {
+	g, _ := ctx.Value(guardKey{}).(*privacy.Guard)
+	return g
 }

@@ -2,7 +2,6 @@ package collab
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/cogenesis/cogenesis/collab/fusion"
@@ -52,7 +51,7 @@ func (s SpecStats) MeanGamma() float64 {
 
 // speculative runs speculative fusion; see [Speculative].
 func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Public, system, private string, o Options) (Result, error) {
-	if r.Cloud.client.Kind().Require(openaiapi.CapSequenceTopK) != nil || o.Schedule != ScheduleAll || o.Fusion == fusion.Learned {
+	if r.Cloud.client.Kind().Require(openaiapi.CapSequenceTopK) != nil || o.Schedule != ScheduleAll {
 		r.logger().Info("speculative fusion unavailable here; falling back to per-token fusion",
 			"cloud_kind", string(r.Cloud.client.Kind()), "schedule", o.Schedule.String())
 		res.Strategy = Logits
@@ -69,14 +68,12 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 	if err != nil {
 		return res, err
 	}
-	seq, err := r.SLM.NewSequence(ctx)
+	seq, release, err := r.loaded(ctx, slmPrompt)
 	if err != nil {
 		return res, err
 	}
-	defer seq.Close()
-	if err := seq.Append(ctx, slmPrompt); err != nil {
-		return res, fmt.Errorf("evaluate private prompt: %w", err)
-	}
+	ok := false
+	defer func() { release(ok) }()
 	smp := sample.New(o.Sample)
 	shape := fusion.Sampling{Temperature: o.Sample.Temperature, TopP: o.Sample.TopP}
 	greedy := o.Sample.Greedy()
@@ -93,12 +90,13 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		done      bool
 	)
 	// fused returns the sampling distribution P = shape(fuse(q, p_l)).
-	fused := func(q []float64, top []llm.TopLogprob) ([]float64, error) {
+	wt := newWeigher(o)
+	fused := func(q []float64, top []llm.TopLogprob, step int) ([]float64, error) {
 		var err error
 		if pl, err = fusion.Complete(pl, q, top); err != nil {
 			return nil, err
 		}
-		pc = fusion.Fuse(pc, q, pl, o.Fusion, 0.5)
+		pc = fusion.Fuse(pc, q, pl, o.Fusion, wt.weight(q, pl, top, step))
 		shape.Transform(pc)
 		return pc, nil
 	}
@@ -165,7 +163,7 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		accepted := 0
 		var repl int32 = -1
 		for i, x := range draft {
-			P, err := fused(qs[i], scored[L+i-1].Top)
+			P, err := fused(qs[i], scored[L+i-1].Top, len(generated)+i)
 			if err != nil {
 				return res, err
 			}
@@ -209,7 +207,7 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		default:
 			// Every draft token accepted: one more from p_c at γ+1.
 			if len(generated) < o.MaxTokens {
-				P, err := fused(fusion.Softmax(nil, seq.Logits()), next)
+				P, err := fused(fusion.Softmax(nil, seq.Logits()), next, len(generated))
 				if err != nil {
 					return res, err
 				}
@@ -230,6 +228,7 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 	res.Text = strings.TrimSpace(r.SLM.Detokenize(generated))
 	res.Tokens = generated
 	res.Spec = &stats
+	ok = true
 	res.Usage = llm.Usage{PromptTokens: len(slmPrompt), CompletionTokens: len(generated), TotalTokens: len(slmPrompt) + len(generated)}
 	return res, nil
 }

@@ -178,6 +178,7 @@ func streamJSON[T any](ctx context.Context, c *Client, e endpoint, in any) iter.
 		defer k.release()
 		dec := newSSEDecoder(k.resp.Body)
 		for {
+			k.touch() // the idle timeout runs only while waiting for the server
 			ev, err := dec.Next()
 			if err != nil {
 				switch {
@@ -193,7 +194,7 @@ func streamJSON[T any](ctx context.Context, c *Client, e endpoint, in any) iter.
 				yield(zero, err)
 				return
 			}
-			k.touch()
+			k.pause()
 			if ev.Data == "[DONE]" {
 				return
 			}

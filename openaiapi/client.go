@@ -49,6 +49,7 @@ const (
 	logKeyWait    = "wait"
 	logKeyBytes   = "bytes"
 	logKeyErr     = "err"
+	logKeyTook    = "took"
 )
 
 // Config configures a [Client]. The zero value of each field selects the
@@ -278,12 +279,14 @@ func (c *Client) doJSON(ctx context.Context, e endpoint, in, out any) error {
 
 // call is a successful attempt. For a stream, resp.Body is unread and the
 // caller must call release, which closes the body, stops the idle timer
-// and frees the concurrency slot; touch re-arms the idle timer. For any
-// other request body holds the whole answer and everything is released.
+// and frees the concurrency slot; touch re-arms the idle timer and pause
+// stops it while the consumer holds an event. For any other request body
+// holds the whole answer and everything is released.
 type call struct {
 	resp     *http.Response
 	body     []byte
 	touch    func()
+	pause    func()
 	timedOut func() bool
 	release  func()
 }
@@ -361,6 +364,7 @@ func (c *Client) attempt(ctx context.Context, e endpoint, body []byte, stream bo
 	timer := time.AfterFunc(c.timeout, cancel)
 	k := &call{
 		touch:    func() { timer.Reset(c.timeout) },
+		pause:    func() { timer.Stop() },
 		timedOut: func() bool { return ctx.Err() == nil && actx.Err() != nil },
 	}
 	var once atomic.Bool
@@ -419,7 +423,7 @@ func (c *Client) attempt(ctx context.Context, e endpoint, body []byte, stream bo
 	k.resp = resp
 	c.logger.LogAttrs(ctx, slog.LevelDebug, "response",
 		slog.String(logKeyOp, e.op), slog.Int(logKeyBytes, len(body)),
-		slog.Int(logKeyStatus, resp.StatusCode), slog.Duration("took", time.Since(start)))
+		slog.Int(logKeyStatus, resp.StatusCode), slog.Duration(logKeyTook, time.Since(start)))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		errBody, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		if rerr != nil && k.timedOut() {

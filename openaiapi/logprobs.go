@@ -43,11 +43,11 @@ var (
 // [Client.NextTokenTopKText]. OpenAI cannot continue a given prefix.
 // Tokens reported by text only carry [NoToken].
 func (c *Client) NextTokenTopK(ctx context.Context, prompt []int32, k int) ([]llm.TopLogprob, error) {
-	if err := c.kind.Require(CapTokenIDPrompt); err != nil {
-		if c.kind.Supports(CapNextTokenTopK) {
-			err = fmt.Errorf("%w (use NextTokenTopKText)", err)
-		}
+	if err := c.kind.Require(CapNextTokenTopK); err != nil {
 		return nil, fmt.Errorf("%s: %w", epNextTopK.op, err)
+	}
+	if err := c.kind.Require(CapTokenIDPrompt); err != nil {
+		return nil, fmt.Errorf("%s: %w (use NextTokenTopKText)", epNextTopK.op, err)
 	}
 	if len(prompt) == 0 {
 		return nil, fmt.Errorf("%s: %w", epNextTopK.op, errEmptyInput)

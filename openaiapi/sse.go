@@ -124,6 +124,9 @@ func (d *sseDecoder) Next() (sseEvent, error) {
 			return sseEvent{}, err
 		}
 		if !complete {
+			if !inEvent && len(line) > 0 && line[0] == ':' {
+				return sseEvent{}, io.EOF // a comment cut by EOF loses nothing
+			}
 			return sseEvent{}, fmt.Errorf("sse stream cut mid-line: %w", io.ErrUnexpectedEOF)
 		}
 		if len(line) == 0 {

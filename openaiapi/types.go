@@ -299,10 +299,10 @@ type CompletionRequest struct {
 // strings, a list of token ids, or a list of token-id lists. Exactly one
 // field is meant to be set; the zero value is the empty string.
 type Prompt struct {
-	Text        string
-	Texts       []string
-	Tokens      []int32
-	TokenBatch  [][]int32
+	Text       string
+	Texts      []string
+	Tokens     []int32
+	TokenBatch [][]int32
 }
 
 // TextPrompt returns a prompt of one string.

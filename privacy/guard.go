@@ -259,7 +259,9 @@ var (
 	reSSN   = regexp.MustCompile(`\b\d{3}-\d{2}-\d{4}\b`)
 )
 
-// Check returns every finding in text, ordered by start.
+// Check returns every finding in text, ordered by start. A finding wholly
+// inside a verbatim copy of a constant the program declared with
+// [PublicConst] is not one: the template says nothing about the user.
 func (g *Guard) Check(text string) []Finding {
 	var out []Finding
 	// Entities on all words.
@@ -309,6 +311,16 @@ func (g *Guard) Check(text string) []Finding {
 		if d := digits(text[loc[0]:loc[1]]); d >= 7 && d <= 15 && !covered(out, loc[0], loc[1]) {
 			out = append(out, Finding{Rule: RulePhone, Start: loc[0], End: loc[1]})
 		}
+	}
+	if spans := declaredSpans(text); len(spans) > 0 {
+		out = slices.DeleteFunc(out, func(f Finding) bool {
+			for _, sp := range spans {
+				if sp[0] <= f.Start && f.End <= sp[1] {
+					return true
+				}
+			}
+			return false
+		})
 	}
 	slices.SortStableFunc(out, func(a, b Finding) int {
 		if a.Start != b.Start {
@@ -448,6 +460,14 @@ func (g *Guard) PublicTokens(ids []int32, detok func([]int32) string) (PublicTok
 // which sends everything and runs only when the user opted in; every call
 // site is an audited exception.
 func DeclassifyForBaseline(p Private) Public { return Public{s: p.UnsafeText()} }
+
+// DeclassifyTokensForTeacherForcing marks tokens as public without a
+// check. It exists for CombModel extraction alone, which must show the
+// cloud the reference responses (written with private context) and runs
+// only when the user opted in; every call site is an audited exception.
+func DeclassifyTokensForTeacherForcing(ids []int32) PublicTokens {
+	return PublicTokens{ids: slices.Clone(ids)}
+}
 
 // CheckEgress is the egress choke point's check: it scans every string in
 // a JSON request body (the raw body when it is not JSON), and the text of

@@ -262,3 +262,27 @@ func FuzzGuardFindsInsertedSpan(f *testing.F) {
 }
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// TestGuardDiscountsDeclaredConstants checks that a prompt template's own
+// text never counts as a finding, while the same phrase written by the
+// user, or a finding that crosses the template's edge, still does.
+func TestGuardDiscountsDeclaredConstants(t *testing.T) {
+	g := NewGuard(testVault())
+	const tmpl = "Example task: write a script that highlights your monthly dinner party as a networking platform.\n"
+	template := PublicConst(tmpl)
+	if fs := g.Check(template.String() + "Now write a note for the garden club."); len(fs) != 0 {
+		t.Errorf("template text flagged: %v", fs)
+	}
+	if fs := g.Check(template.String() + "Also mention our monthly dinner party for new clients."); len(fs) == 0 {
+		t.Errorf("the user's own copy of the phrase was discounted")
+	}
+	// A near copy of the template is not the template.
+	near := strings.Replace(tmpl, "Example", "Sample", 1)
+	if fs := g.Check(near); len(fs) == 0 {
+		t.Errorf("a modified copy of the template was discounted")
+	}
+	// The entity in user text right after the template still counts.
+	if fs := g.Check(template.String() + "Isabel Martinez"); len(fs) == 0 {
+		t.Errorf("an entity after the template was discounted")
+	}
+}

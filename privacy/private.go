@@ -150,7 +150,47 @@ type constant string
 // [Guard]. Every call site is greppable for audit.
 //
 //	sys := privacy.PublicConst("You are now a helpful personal AI assistant.")
-func PublicConst(s constant) Public { return Public{s: string(s)} }
+func PublicConst(s constant) Public {
+	declare(string(s))
+	return Public{s: string(s)}
+}
+
+// minDeclared is the shortest declared constant the guard discounts;
+// shorter ones (newlines, separators) hold no finding and would only cost
+// searches.
+const minDeclared = 4
+
+// declared holds the program's own constant texts (those passed to
+// [PublicConst]) long enough to matter. The guard discounts a finding
+// that lies wholly inside a verbatim copy of one in the checked text: a
+// prompt template's few-shot example that happens to share a phrase with
+// the user's private history tells the cloud nothing about the user.
+var declared sync.Map // string → struct{}
+
+func declare(s string) {
+	if len(s) >= minDeclared {
+		declared.LoadOrStore(s, struct{}{})
+	}
+}
+
+// declaredSpans returns the byte ranges of text that are verbatim copies of
+// declared constants.
+func declaredSpans(text string) [][2]int {
+	var spans [][2]int
+	declared.Range(func(k, _ any) bool {
+		c := k.(string)
+		for off := 0; ; {
+			i := strings.Index(text[off:], c)
+			if i < 0 {
+				break
+			}
+			spans = append(spans, [2]int{off + i, off + i + len(c)})
+			off += i + 1
+		}
+		return true
+	})
+	return spans
+}
 
 // Concat joins public texts. The result is public; the egress check
 // ([Guard.CheckEgress]) still scans the final request as a backstop for

@@ -333,7 +333,7 @@ func LoadVault(path string) (*Vault, error) {
 		return out
 	}
 	v := &Vault{
-		ID: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
+		ID:   strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
 		Name: NewPrivate(u.Name), Age: NewPrivate(u.Age), Occupation: NewPrivate(u.Occupation), Location: NewPrivate(u.Location),
 		Emails: list(u.Emails), Phones: list(u.Phones), Identifiers: list(u.Identifiers),
 		PersonalTraits: list(u.PersonalTraits), WritingStyle: list(u.WritingStyle),

@@ -1,12 +1,31 @@
-// Package audit is the egress audit log: an append-only JSON Lines file
-// with one record per request that leaves the device, hash-chained so that
-// an edited, removed, inserted or reordered record is detected
-// ([Verify]), and the egress choke point ([Transport]) that checks and
-// records every request before it is sent.
+// Package audit keeps the egress audit log: one record for every request
+// that leaves the device, in an append-only, hash-chained JSON Lines file
+// (DESIGN §7).
 //
-// Records hold the request body: it is public by construction (only
-// guard-checked values reach the cloud client), and keeping it lets the
-// person read exactly what left the device.
+// # Records
+//
+// A [Record] holds the time, the strategy that caused the request, the
+// destination host, method and path (never the query, which may hold
+// credentials), the sha256 and length of the body, the guard's verdict and
+// rules, and the body itself, so that the person can read exactly what left
+// the device. Request bodies are public by construction: only text the
+// privacy boundary let through is ever sent. A blocked request is recorded
+// without its body.
+//
+// # Chain
+//
+// Each line is the canonical JSON encoding of its record. A record's Hash is
+// the sha256 of its canonical encoding without the hash field, and its Prev
+// is the sha256 of the previous line (64 zeros for the first). [Verify]
+// therefore detects an edited, removed, inserted or reordered record and
+// names the first broken line in a [*ChainError]. Removing records from the
+// end of the file leaves a valid, shorter chain; compare the count [Verify]
+// returns with one kept elsewhere to detect that.
+//
+// # Choke point
+//
+// [Transport] is the [net/http.RoundTripper] every cloud request goes
+// through: it runs the guard, records the request, and only then sends it.
 package audit
 
 import (
@@ -14,124 +33,364 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
-// Verdicts of the guard, as recorded.
+// Verdicts of the privacy guard, as recorded.
 const (
-	VerdictNone   = ""       // no guard configured
-	VerdictAllow  = "allow"  // checked, nothing found
-	VerdictRedact = "redact" // checked, the body was redacted before sending
-	VerdictBlock  = "block"  // checked, not sent
+	// VerdictNone means no guard ran.
+	VerdictNone = ""
+	// VerdictAllow means the guard checked the body and found nothing.
+	VerdictAllow = "allow"
+	// VerdictRedact means the guard replaced the body before it was sent.
+	VerdictRedact = "redact"
+	// VerdictBlock means the guard refused: nothing was sent.
+	VerdictBlock = "block"
+	// VerdictPrivate means the guard found private text and the caller
+	// had opted in to send it anyway (the llm-context baseline).
+	VerdictPrivate = "private"
 )
 
-// Record is one egress event.
+// ZeroHash is the Prev of the first record.
+const ZeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// BodyBase64 is the [Record.BodyEncoding] of a body that is not valid
+// UTF-8 and is therefore stored in base64.
+const BodyBase64 = "base64"
+
+// Errors callers branch on.
+var (
+	// ErrChainBroken is matched by every [*ChainError].
+	ErrChainBroken = errors.New("audit chain broken")
+	// ErrBlocked is matched by the error [Transport] returns for a request
+	// the guard refused.
+	ErrBlocked = errors.New("egress blocked")
+	// ErrClosed is returned by [Log.Append] after [Log.Close] or after a
+	// failed write left the file in an unknown state.
+	ErrClosed = errors.New("audit log closed")
+)
+
+// Record is one request that left the device, or that the guard blocked.
 type Record struct {
-	Seq      int       `json:"seq"`
+	// Seq numbers records from 1.
+	Seq int `json:"seq"`
+	// Time is when the record was appended, in UTC.
 	Time     time.Time `json:"time"`
-	Strategy string    `json:"strategy,omitempty"`
+	Strategy string    `json:"strategy"`
 	Host     string    `json:"host"`
 	Method   string    `json:"method"`
 	Path     string    `json:"path"`
-	SHA256   string    `json:"sha256"`
-	Bytes    int       `json:"bytes"`
-	Verdict  string    `json:"verdict"`
-	Rules    []string  `json:"rules,omitempty"`
-	// Body is what was sent; empty for a blocked request, whose body never
-	// left and is not kept.
-	Body string `json:"body,omitempty"`
+	// SHA256 is the hex sha256 of the request body, Bytes its length.
+	SHA256 string `json:"sha256"`
+	Bytes  int    `json:"bytes"`
+	// Verdict is one of the Verdict constants.
+	Verdict string   `json:"verdict"`
+	Rules   []string `json:"rules"`
+	// Body is the body that was sent; empty for a blocked request.
+	Body string `json:"body"`
+	// BodyEncoding is BodyBase64 when Body holds base64, and empty when
+	// Body is the body's text.
+	BodyEncoding string `json:"body_encoding,omitempty"`
+	// Prev is the sha256 of the previous record's line.
 	Prev string `json:"prev"`
-	Hash string `json:"hash"`
+	// Hash is the sha256 of this record's canonical encoding without Hash.
+	Hash string `json:"hash,omitempty"`
 }
 
-// zeroHash is the prev of the first record.
-var zeroHash = strings.Repeat("0", 64)
+// SetBody stores body in r (as text, or base64 when it is not valid UTF-8)
+// and sets SHA256 and Bytes from it.
+func (r *Record) SetBody(body []byte) {
+	r.SHA256, r.Bytes = sum(body), len(body)
+	if utf8.Valid(body) {
+		r.Body, r.BodyEncoding = string(body), ""
+		return
+	}
+	r.Body, r.BodyEncoding = base64.StdEncoding.EncodeToString(body), BodyBase64
+}
 
-// hash is the sha256 of the record's canonical JSON without its hash.
-func (r Record) hash() string {
+// BodyBytes returns the stored body, decoding base64 if needed.
+func (r Record) BodyBytes() ([]byte, error) {
+	switch r.BodyEncoding {
+	case "":
+		return []byte(r.Body), nil
+	case BodyBase64:
+		return base64.StdEncoding.DecodeString(r.Body)
+	}
+	return nil, fmt.Errorf("unknown body encoding %q", r.BodyEncoding)
+}
+
+func sum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// encode returns the canonical encoding of r: encoding/json with HTML
+// escaping off, no trailing newline.
+func encode(r Record) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// hashOf returns the hash r must carry.
+func hashOf(r Record) (string, error) {
 	r.Hash = ""
-	b, _ := json.Marshal(r) // a Record always marshals
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
+	b, err := encode(r)
+	if err != nil {
+		return "", err
+	}
+	return sum(b), nil
 }
 
-// Log appends records to an audit file. It is safe for concurrent use.
+// ChainError reports the first line of a log that breaks the chain. Line
+// counts from 1; Seq is the record's seq as written, or 0 when the line
+// could not be parsed. It matches [ErrChainBroken].
+type ChainError struct {
+	Line   int
+	Seq    int
+	Reason string
+}
+
+// Error returns "audit chain broken at line <n> (seq <s>): <reason>".
+func (e *ChainError) Error() string {
+	return fmt.Sprintf("audit chain broken at line %d (seq %d): %s", e.Line, e.Seq, e.Reason)
+}
+
+// Unwrap returns [ErrChainBroken].
+func (e *ChainError) Unwrap() error { return ErrChainBroken }
+
+// Records reads a log and yields its records in order, verifying the chain
+// as it goes. On the first broken line it yields a [*ChainError] and stops;
+// on a read error it yields that error and stops.
+func Records(r io.Reader) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		br := bufio.NewReader(r)
+		prev := ZeroHash
+		for line := 1; ; line++ {
+			raw, err := br.ReadBytes('\n')
+			if errors.Is(err, io.EOF) {
+				if len(raw) > 0 {
+					yield(Record{}, &ChainError{Line: line, Reason: "last line is truncated (no newline)"})
+				}
+				return
+			}
+			if err != nil {
+				yield(Record{}, fmt.Errorf("read audit log line %d: %w", line, err))
+				return
+			}
+			raw = raw[:len(raw)-1]
+			rec, cerr := check(raw, line, prev)
+			if cerr != nil {
+				cerr.Line = line
+				yield(Record{}, cerr)
+				return
+			}
+			prev = sum(raw)
+			if !yield(rec, nil) {
+				return
+			}
+		}
+	}
+}
+
+// check verifies one line against the expected seq and prev hash.
+func check(raw []byte, seq int, prev string) (Record, *ChainError) {
+	var rec Record
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rec); err != nil {
+		return Record{}, &ChainError{Reason: "not a record: " + err.Error()}
+	}
+	bad := func(reason string) (Record, *ChainError) {
+		return Record{}, &ChainError{Seq: rec.Seq, Reason: reason}
+	}
+	canon, err := encode(rec)
+	if err != nil || !bytes.Equal(canon, raw) {
+		return bad("line is not the canonical encoding of its record")
+	}
+	if rec.Seq != seq {
+		return bad(fmt.Sprintf("seq is %d, want %d", rec.Seq, seq))
+	}
+	if rec.Prev != prev {
+		return bad("prev does not match the previous record")
+	}
+	h, err := hashOf(rec)
+	if err != nil || rec.Hash != h {
+		return bad("hash does not match the record")
+	}
+	if rec.Body != "" || rec.BodyEncoding != "" {
+		body, err := rec.BodyBytes()
+		if err != nil {
+			return bad("body: " + err.Error())
+		}
+		if sum(body) != rec.SHA256 || len(body) != rec.Bytes {
+			return bad("body does not match sha256 and bytes")
+		}
+	}
+	return rec, nil
+}
+
+// Verify reads a whole log and checks its chain. It returns the number of
+// valid records before the first broken one, and a [*ChainError] naming
+// that line, or nil when the whole log is intact.
+func Verify(r io.Reader) (n int, err error) {
+	for _, err := range Records(r) {
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Read returns the records of the log file at path. When the chain is
+// broken it returns the records before the break and the [*ChainError].
+func Read(path string) ([]Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read audit log: %w", err)
+	}
+	defer f.Close()
+	var recs []Record
+	for rec, err := range Records(f) {
+		if err != nil {
+			return recs, fmt.Errorf("read audit log %s: %w", path, err)
+		}
+		recs = append(recs, rec)
+	}
+	return recs, nil
+}
+
+// Log is an open audit log file. Append is safe for concurrent use; one
+// process at a time may hold a log open. The caller closes it.
 type Log struct {
+	// NoSync skips the fsync after each Append, trading durability (a
+	// crash may lose the last records) for speed. Set it before the first
+	// Append.
+	NoSync bool
+
 	mu   sync.Mutex
 	f    *os.File
 	path string
 	seq  int
-	last string
+	prev string
+	now  func() time.Time
 }
 
-// Open opens the log at path for appending, creating it with mode 0600.
-// An existing log is verified first and continued; a broken chain is an
-// error (the file is left as it is for inspection).
+// Open opens the log at path for appending. A missing file is created with
+// mode 0600; an existing one is verified first and its chain continued.
+// Open fails with a [*ChainError] when the existing chain is broken.
 func Open(path string) (*Log, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
-	l := &Log{f: f, path: path, last: zeroHash}
-	last, n, err := verify(f)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open audit log %s: %w", path, err)
+	l := &Log{f: f, path: path, prev: ZeroHash, now: time.Now}
+	var last []byte
+	for rec, err := range Records(f) {
+		if err != nil {
+			_ = f.Close() // the verification error is the one to report
+			return nil, fmt.Errorf("open audit log %s: %w", path, err)
+		}
+		l.seq = rec.Seq
+		if last, err = encode(rec); err != nil {
+			_ = f.Close() // the encoding error is the one to report
+			return nil, fmt.Errorf("open audit log %s: %w", path, err)
+		}
 	}
-	if n > 0 {
-		l.seq, l.last = last.Seq, last.Hash
-	}
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open audit log %s: %w", path, err)
+	if last != nil {
+		l.prev = sum(last)
 	}
 	return l, nil
 }
 
-// Path returns the log's file.
+// Path returns the log's file name.
 func (l *Log) Path() string { return l.path }
 
-// Append fills in the record's sequence number, time (if zero), chain and
-// hash, writes it as one line and syncs the file. It returns the record as
-// written.
-func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
+// Append completes rec and writes it as the next record: it sets Seq, Prev
+// and Hash, Time (to now, when zero; always in UTC) and Strategy (from ctx,
+// when empty), and SHA256 and Bytes from Body unless Body is empty and
+// SHA256 is set (a blocked request, recorded without its body). It
+// returns the record as written. The write is a single call, so concurrent
+// Appends never interleave.
+func (l *Log) Append(ctx context.Context, rec Record) (Record, error) {
+	switch rec.Verdict {
+	case VerdictNone, VerdictAllow, VerdictRedact, VerdictBlock, VerdictPrivate:
+	default:
+		return Record{}, fmt.Errorf("append audit record: unknown verdict %q", rec.Verdict)
+	}
+	if rec.Strategy == "" {
+		rec.Strategy = StrategyFrom(ctx)
+	}
+	if rec.Rules == nil {
+		rec.Rules = []string{}
+	}
+	if rec.Body != "" || rec.SHA256 == "" {
+		// The stored body decides SHA256 and Bytes, so that they can never
+		// disagree; a record without a body (a blocked request) keeps the
+		// caller's.
+		body, err := rec.BodyBytes()
+		if err != nil {
+			return Record{}, fmt.Errorf("append audit record: %w", err)
+		}
+		rec.SetBody(body)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
-		return r, errors.New("audit log closed")
+		return Record{}, fmt.Errorf("append audit record: %w", ErrClosed)
 	}
-	if r.Strategy == "" {
-		r.Strategy = StrategyFrom(ctx)
+	if rec.Time.IsZero() {
+		rec.Time = l.now()
 	}
-	if r.Time.IsZero() {
-		r.Time = time.Now().UTC()
-	}
-	r.Seq = l.seq + 1
-	r.Prev = l.last
-	r.Hash = r.hash()
-	b, err := json.Marshal(r)
+	rec.Time = rec.Time.UTC().Round(0)
+	rec.Seq, rec.Prev, rec.Hash = l.seq+1, l.prev, ""
+	h, err := hashOf(rec)
 	if err != nil {
-		return r, fmt.Errorf("append audit record: %w", err)
+		return Record{}, fmt.Errorf("append audit record: %w", err)
 	}
-	if _, err := l.f.Write(append(b, '\n')); err != nil {
-		return r, fmt.Errorf("append audit record: %w", err)
+	rec.Hash = h
+	line, err := encode(rec)
+	if err != nil {
+		return Record{}, fmt.Errorf("append audit record: %w", err)
 	}
-	if err := l.f.Sync(); err != nil {
-		return r, fmt.Errorf("append audit record: %w", err)
+	if _, err := l.f.Write(append(line, '\n')); err != nil {
+		l.fail()
+		return Record{}, fmt.Errorf("append audit record %d: %w", rec.Seq, err)
 	}
-	l.seq, l.last = r.Seq, r.Hash
-	return r, nil
+	if !l.NoSync {
+		if err := l.f.Sync(); err != nil {
+			l.fail()
+			return Record{}, fmt.Errorf("sync audit record %d: %w", rec.Seq, err)
+		}
+	}
+	l.seq, l.prev = rec.Seq, sum(line)
+	return rec, nil
 }
 
-// Close closes the file.
+// fail closes the file after a write error, whose effect on the file is
+// unknown; later Appends return ErrClosed. The caller holds l.mu.
+func (l *Log) fail() {
+	_ = l.f.Close() // the write error is the one reported
+	l.f = nil
+}
+
+// Close closes the log file.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -140,95 +399,15 @@ func (l *Log) Close() error {
 	}
 	err := l.f.Close()
 	l.f = nil
-	return err
-}
-
-// ChainError locates a broken record: its line (1-based) and the sequence
-// number it claims (0 when unreadable).
-type ChainError struct {
-	Line   int
-	Seq    int
-	Reason string
-}
-
-func (e *ChainError) Error() string {
-	return fmt.Sprintf("audit chain broken at line %d (seq %d): %s", e.Line, e.Seq, e.Reason)
-}
-
-// Verify reads a log and checks every record: it parses, its hash matches
-// its content, its prev is the previous record's hash, and sequence numbers
-// run 1, 2, 3, ... It returns the number of records, or a *ChainError for
-// the first broken one. An edited, removed, inserted, reordered or
-// truncated record is detected; removing records at the end is detected
-// only against a known count or last hash (see [Summary]).
-func Verify(r io.Reader) (int, error) {
-	_, n, err := verify(r)
-	return n, err
-}
-
-func verify(r io.Reader) (last Record, n int, err error) {
-	br := bufio.NewReader(r)
-	prev := zeroHash
-	for line := 1; ; line++ {
-		b, err := br.ReadBytes('\n')
-		if len(b) == 0 && err == io.EOF {
-			return last, n, nil
-		}
-		if err != nil && err != io.EOF {
-			return last, n, err
-		}
-		if !bytes.HasSuffix(b, []byte("\n")) {
-			return last, n, &ChainError{Line: line, Reason: "last line is incomplete (truncated write)"}
-		}
-		var rec Record
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rec); err != nil {
-			return last, n, &ChainError{Line: line, Reason: "not a valid record"}
-		}
-		switch {
-		case rec.Seq != n+1:
-			return last, n, &ChainError{Line: line, Seq: rec.Seq, Reason: fmt.Sprintf("sequence %d where %d was expected (a record removed, inserted or moved)", rec.Seq, n+1)}
-		case rec.Prev != prev:
-			return last, n, &ChainError{Line: line, Seq: rec.Seq, Reason: "prev does not match the previous record's hash"}
-		case rec.Hash != rec.hash():
-			return last, n, &ChainError{Line: line, Seq: rec.Seq, Reason: "hash does not match the record's content (edited)"}
-		}
-		canon, _ := json.Marshal(rec)
-		if !bytes.Equal(bytes.TrimRight(b, "\n"), canon) {
-			return last, n, &ChainError{Line: line, Seq: rec.Seq, Reason: "line is not in canonical form (edited)"}
-		}
-		prev, last, n = rec.Hash, rec, n+1
-		if err == io.EOF {
-			return last, n, nil
-		}
-	}
-}
-
-// Read returns every record of the log at path, verifying the chain.
-func Read(path string) ([]Record, error) {
-	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("close audit log: %w", err)
 	}
-	if _, err := Verify(bytes.NewReader(b)); err != nil {
-		return nil, err
-	}
-	var out []Record
-	for _, line := range bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		var r Record
-		if err := json.Unmarshal(line, &r); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, nil
+	return nil
 }
 
-// Summary counts a log's records.
+// Summary counts the records of a log, in total and per host, strategy,
+// verdict and rule. Records without a guard count under the verdict
+// "unchecked".
 type Summary struct {
 	Records    int
 	Bytes      int
@@ -236,24 +415,37 @@ type Summary struct {
 	ByStrategy map[string]int
 	ByVerdict  map[string]int
 	ByRule     map[string]int
-	LastHash   string
+	// First and Last are the times of the oldest and newest records.
+	First, Last time.Time
+	// LastHash is the Hash of the last record (ZeroHash for none): kept
+	// elsewhere, it lets a later check notice records removed from the end.
+	LastHash string
 }
 
-// Summarize counts records by host, strategy, verdict and rule.
+// Summarize returns the [Summary] of recs.
 func Summarize(recs []Record) Summary {
-	s := Summary{ByHost: map[string]int{}, ByStrategy: map[string]int{}, ByVerdict: map[string]int{}, ByRule: map[string]int{}, LastHash: zeroHash}
+	s := Summary{
+		ByHost: map[string]int{}, ByStrategy: map[string]int{},
+		ByVerdict: map[string]int{}, ByRule: map[string]int{}, LastHash: ZeroHash,
+	}
 	for _, r := range recs {
 		s.Records++
 		s.Bytes += r.Bytes
 		s.ByHost[r.Host]++
 		s.ByStrategy[r.Strategy]++
 		v := r.Verdict
-		if v == "" {
+		if v == VerdictNone {
 			v = "unchecked"
 		}
 		s.ByVerdict[v]++
 		for _, rule := range r.Rules {
 			s.ByRule[rule]++
+		}
+		if s.First.IsZero() || r.Time.Before(s.First) {
+			s.First = r.Time
+		}
+		if r.Time.After(s.Last) {
+			s.Last = r.Time
 		}
 		s.LastHash = r.Hash
 	}
@@ -262,13 +454,15 @@ func Summarize(recs []Record) Summary {
 
 type strategyKey struct{}
 
-// WithStrategy labels the requests made under ctx with a strategy name.
+// WithStrategy returns a context whose requests are recorded under the
+// strategy name.
 func WithStrategy(ctx context.Context, name string) context.Context {
 	return context.WithValue(ctx, strategyKey{}, name)
 }
 
-// StrategyFrom returns the strategy label of ctx, or "".
+// StrategyFrom returns the strategy name [WithStrategy] stored in ctx, or
+// "".
 func StrategyFrom(ctx context.Context) string {
 	s, _ := ctx.Value(strategyKey{}).(string)
-	return s
+	return strings.TrimSpace(s)
 }

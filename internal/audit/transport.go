@@ -3,89 +3,106 @@ package audit
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 )
 
-// Verdict is a check's decision on one request.
+// Verdict is the guard's decision on one request.
 type Verdict struct {
-	// Verdict is VerdictAllow or VerdictRedact (VerdictBlock comes from an
-	// error).
+	// Verdict is VerdictAllow (the default when empty), VerdictRedact,
+	// VerdictPrivate or VerdictBlock. A Check that returns VerdictBlock
+	// without an error blocks all the same.
 	Verdict string
-	Rules   []string
-	// Body, when set, replaces the request body (redaction).
+	// Rules names the guard rules that matched (never the matched text).
+	Rules []string
+	// Body, when not nil, is sent instead of the request's body (the
+	// redacted body).
 	Body []byte
 }
 
-// Transport is the egress choke point: every request the cloud client
-// sends passes through it. It reads the body, runs Check (the privacy
-// guard), appends a record to Log and only then sends. A Check error fails
-// closed: the request is not sent, a "block" record without the body is
-// appended, and the error is returned wrapped. Transport is safe for
-// concurrent use.
+// Transport is the egress choke point: an [http.RoundTripper] that every
+// cloud request passes through. For each request it reads the whole body,
+// runs Check, appends a [Record] to Log, and only then sends the request,
+// with Check's replacement body if it gave one, through Base
+// ([http.DefaultTransport] when nil).
+//
+// It fails closed: when Check returns an error (or a VerdictBlock), the
+// request is not sent, a VerdictBlock record holding only the body's sha256
+// and length is appended, and the returned error matches [ErrBlocked] and
+// wraps Check's error. When the record cannot be appended, the request is
+// not sent either. A nil Log records nothing (tests and benchmarks only); a
+// nil Check records VerdictNone.
+//
+// Transport is safe for concurrent use if Base and Check are.
 type Transport struct {
 	Base  http.RoundTripper
 	Log   *Log
-	// Check decides on a request; on error, the Verdict's Rules say which
-	// rules blocked it.
 	Check func(ctx context.Context, req *http.Request, body []byte) (Verdict, error)
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
 
-// RoundTrip checks, records and sends req.
+// RoundTrip checks, records and sends req. It never modifies req and
+// always closes its body.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
 	var body []byte
-	if req.Body != nil {
+	if req.Body != nil && req.Body != http.NoBody {
 		b, err := io.ReadAll(req.Body)
-		req.Body.Close()
+		_ = req.Body.Close() // the read error, if any, is the one to report
 		if err != nil {
-			return nil, fmt.Errorf("egress: read request body: %w", err)
+			return nil, fmt.Errorf("egress to %s: read request body: %w", req.URL.Host, err)
 		}
 		body = b
+	} else if req.Body != nil {
+		_ = req.Body.Close() // http.NoBody cannot fail
 	}
-	v := Verdict{Verdict: VerdictNone}
+	rec := Record{Host: req.URL.Host, Method: req.Method, Path: req.URL.EscapedPath()}
+
+	send := body
 	if t.Check != nil {
-		var err error
-		v, err = t.Check(req.Context(), req, body)
+		v, err := t.Check(ctx, req, body)
+		if err == nil && v.Verdict == VerdictBlock {
+			err = ErrBlocked
+		}
 		if err != nil {
+			rec.Verdict, rec.Rules = VerdictBlock, v.Rules
+			rec.SHA256, rec.Bytes = sum(body), len(body)
 			if t.Log != nil {
-				sum := sha256.Sum256(body)
-				if _, lerr := t.Log.Append(req.Context(), Record{
-					Host: req.URL.Host, Method: req.Method, Path: req.URL.Path,
-					SHA256: hex.EncodeToString(sum[:]), Bytes: len(body),
-					Verdict: VerdictBlock, Rules: v.Rules,
-				}); lerr != nil {
-					return nil, fmt.Errorf("egress blocked (%w); audit: %v", err, lerr)
+				if _, lerr := t.Log.Append(ctx, rec); lerr != nil {
+					return nil, fmt.Errorf("egress to %s: %w: %w (and the block was not recorded: %w)", req.URL.Host, ErrBlocked, err, lerr)
 				}
 			}
-			return nil, fmt.Errorf("egress blocked: %w", err)
+			return nil, fmt.Errorf("egress to %s: %w: %w", req.URL.Host, ErrBlocked, err)
 		}
-		if v.Verdict == "" {
-			v.Verdict = VerdictAllow
+		rec.Verdict, rec.Rules = v.Verdict, v.Rules
+		if rec.Verdict == "" {
+			rec.Verdict = VerdictAllow
 		}
 		if v.Body != nil {
-			body = v.Body
+			send = v.Body
 		}
 	}
+	rec.SetBody(send)
 	if t.Log != nil {
-		sum := sha256.Sum256(body)
-		if _, err := t.Log.Append(req.Context(), Record{
-			Host: req.URL.Host, Method: req.Method, Path: req.URL.Path,
-			SHA256: hex.EncodeToString(sum[:]), Bytes: len(body),
-			Verdict: v.Verdict, Rules: v.Rules, Body: string(body),
-		}); err != nil {
+		if _, err := t.Log.Append(ctx, rec); err != nil {
 			// Nothing leaves unrecorded.
-			return nil, fmt.Errorf("egress not sent: %w", err)
+			return nil, fmt.Errorf("egress to %s not sent: %w", req.URL.Host, err)
 		}
 	}
-	out := req.Clone(req.Context())
-	out.Body = io.NopCloser(bytes.NewReader(body))
-	out.ContentLength = int64(len(body))
-	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+
+	out := req.Clone(ctx)
+	out.ContentLength = int64(len(send))
+	switch {
+	case req.Body == nil && len(send) == 0:
+		out.Body, out.GetBody = nil, nil
+	case req.Body == http.NoBody && len(send) == 0:
+		out.Body, out.GetBody = http.NoBody, nil
+	default:
+		out.Body = io.NopCloser(bytes.NewReader(send))
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(send)), nil }
+	}
 	base := t.Base
 	if base == nil {
 		base = http.DefaultTransport

@@ -42,6 +42,8 @@ Commands:
   bench engine measure the engine's prompt and decode speed
   bench collab per-token vs speculative fusion: round trips and wall time
   audit        show or verify the egress audit log (show FILE, verify FILE)
+  data         validate, describe (Table 5) and convert datasets (validate, stats, lamp)
+  fusion       CombModel: extract teacher-forced positions, train, evaluate
   cloud        serve a model over the OpenAI protocol, shaped like vLLM
   testmodel    write a random-weight GGUF test model
 
@@ -127,6 +129,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runCloud(ctx, rest, stdout, stderr)
 	case "audit":
 		return runAudit(ctx, rest, stdout, stderr)
+	case "data":
+		return runData(ctx, rest, stdout, stderr)
+	case "fusion":
+		return runFusion(ctx, rest, stdout, stderr)
 	case "testmodel":
 		return runTestModel(ctx, rest, stdout, stderr)
 	}

@@ -32,10 +32,12 @@ type collabFlags struct {
 	auditPath string
 	allowPriv bool
 	cloudMax  int
+	comb      string
+	gamma     int
 }
 
 func (c *collabFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.strategy, "strategy", "", "collaboration strategy: llm, llm-context, slm, sketch, sketch-full, logits (none: the local model alone, no context)")
+	fs.StringVar(&c.strategy, "strategy", "", "collaboration strategy: llm, llm-context, slm, sketch, sketch-full, logits, speculative (none: the local model alone, no context)")
 	fs.StringVar(&c.llm, "llm", "", "cloud model: an OpenAI-compatible base URL, or local:PATH to serve a GGUF in-process on loopback")
 	fs.StringVar(&c.llmKind, "llm-kind", "vllm", "cloud server software: openai, vllm, sglang, llamacpp, ollama")
 	fs.StringVar(&c.llmModel, "llm-model", "", "cloud model name")
@@ -49,6 +51,8 @@ func (c *collabFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.auditPath, "audit", "", "append every cloud request to this audit log (default: cogen-audit.jsonl in the current directory)")
 	fs.BoolVar(&c.allowPriv, "allow-private-egress", false, "let the llm-context baseline send the private context")
 	fs.IntVar(&c.cloudMax, "cloud-max-tokens", 512, "most tokens the cloud writes (outline or draft)")
+	fs.StringVar(&c.comb, "comb", "", "CombModel file (safetensors, from cogen fusion train) for --fusion learned")
+	fs.IntVar(&c.gamma, "gamma", 0, "speculative: first draft length (default 4, then adaptive)")
 }
 
 // loadTask returns the user's guard input and task from --user or
@@ -99,6 +103,15 @@ func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags
 	params, err := sf.params()
 	if err != nil {
 		return err
+	}
+	var comb *fusion.CombModel
+	switch {
+	case c.comb != "":
+		if comb, err = fusion.Load(c.comb, 0); err != nil {
+			return err
+		}
+	case method == fusion.Learned:
+		return usagef("pass --comb FILE (cogen fusion train writes one)", "--fusion learned needs a CombModel")
 	}
 	vault, task, err := c.loadTask(taskText)
 	if err != nil {
@@ -157,7 +170,7 @@ func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags
 	}
 	res, err := r.Run(ctx, task, collab.Options{
 		Strategy: st, MaxTokens: sf.maxTokens, Sample: params, Fusion: method, Schedule: sched,
-		TopK: c.topK, CloudMaxTokens: c.cloudMax, Trace: c.trace != "",
+		TopK: c.topK, CloudMaxTokens: c.cloudMax, Trace: c.trace != "", Comb: comb, Gamma: c.gamma,
 	})
 	if err != nil {
 		return err

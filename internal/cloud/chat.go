@@ -69,11 +69,16 @@ func (s *Server) runChat(w http.ResponseWriter, r *http.Request, req *openaiapi.
 	if err := s.wait(ctx); err != nil {
 		return err
 	}
-	seq, err := s.Model.NewSequence(ctx)
+	cs, err := s.prefix().Acquire(ctx, prompt)
 	if err != nil {
 		return err
 	}
-	defer seq.Close()
+	ok := false
+	defer func() { s.prefix().Release(cs, ok) }()
+	if _, err := cs.Load(ctx, prompt, false, 0); err != nil {
+		return err
+	}
+	seq := cs.Seq
 
 	opts := llamacpp.GenerateOptions{
 		Sample: params, MaxTokens: maxNew, Stop: req.Stop, Grammar: gram,
@@ -85,7 +90,7 @@ func (s *Server) runChat(w http.ResponseWriter, r *http.Request, req *openaiapi.
 	id, created := newID("chatcmpl-"), time.Now().Unix()
 	if !req.Stream {
 		var lps []openaiapi.ChatTokenLogprob
-		res, err := s.generate(ctx, seq, prompt, len(prompt), opts, maxNew, func(t llamacpp.Token) error {
+		res, err := s.generate(ctx, seq, nil, len(prompt), opts, maxNew, func(t llamacpp.Token) error {
 			if t.Logprob != nil {
 				lps = append(lps, s.chatLogprob(t.Logprob))
 			}
@@ -94,6 +99,7 @@ func (s *Server) runChat(w http.ResponseWriter, r *http.Request, req *openaiapi.
 		if err != nil {
 			return err
 		}
+		ok = true
 		choice := openaiapi.ChatChoice{
 			Message:      openaiapi.ChatMessage{Role: llm.RoleAssistant, Content: res.Text},
 			FinishReason: openaiapi.FinishReason(res.FinishReason),
@@ -118,7 +124,7 @@ func (s *Server) runChat(w http.ResponseWriter, r *http.Request, req *openaiapi.
 	if err := ev.send(chunk(openaiapi.ChatDelta{Role: llm.RoleAssistant}, nil, "")); err != nil {
 		return nil
 	}
-	res, err := s.generate(ctx, seq, prompt, len(prompt), opts, maxNew, func(t llamacpp.Token) error {
+	res, err := s.generate(ctx, seq, nil, len(prompt), opts, maxNew, func(t llamacpp.Token) error {
 		var lp *openaiapi.ChatLogprobs
 		if t.Logprob != nil {
 			lp = &openaiapi.ChatLogprobs{Content: []openaiapi.ChatTokenLogprob{s.chatLogprob(t.Logprob)}}
@@ -132,6 +138,7 @@ func (s *Server) runChat(w http.ResponseWriter, r *http.Request, req *openaiapi.
 		ev.fail(err)
 		return nil
 	}
+	ok = true
 	if err := ev.send(chunk(openaiapi.ChatDelta{}, nil, res.FinishReason)); err != nil {
 		return nil
 	}

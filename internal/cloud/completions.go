@@ -83,20 +83,17 @@ func (s *Server) runCompletion(w http.ResponseWriter, r *http.Request, req *open
 	if err := s.wait(ctx); err != nil {
 		return err
 	}
-	seq, err := s.Model.NewSequence(ctx)
+	cs, err := s.prefix().Acquire(ctx, prompt)
 	if err != nil {
 		return err
 	}
-	defer seq.Close()
-
-	// Score the prompt in one batch when any prompt position is asked for.
-	var scored []llm.TokenLogprob
-	if (req.Echo && lpK >= 0) || plK >= 0 {
-		scored, err = seq.Score(ctx, prompt, max(lpK, plK, 0))
-		if err != nil {
-			return err
-		}
-	} else if err := seq.Append(ctx, prompt); err != nil {
+	ok := false
+	defer func() { s.prefix().Release(cs, ok) }()
+	seq := cs.Seq
+	// Score the prompt (reusing cached positions) when any prompt position
+	// is asked for.
+	scored, err := cs.Load(ctx, prompt, (req.Echo && lpK >= 0) || plK >= 0, MaxTopLogprobs)
+	if err != nil {
 		return err
 	}
 
@@ -152,6 +149,7 @@ func (s *Server) runCompletion(w http.ResponseWriter, r *http.Request, req *open
 		if err != nil {
 			return err
 		}
+		ok = true
 		choice := openaiapi.CompletionChoice{Text: echoText + res.Text, FinishReason: openaiapi.FinishReason(res.FinishReason), PromptLogprobs: promptLP}
 		if lpK >= 0 {
 			choice.Logprobs = lp
@@ -191,6 +189,7 @@ func (s *Server) runCompletion(w http.ResponseWriter, r *http.Request, req *open
 		ev.fail(err)
 		return nil
 	}
+	ok = true
 	if err := send("", res.FinishReason, false, nil); err != nil {
 		return nil
 	}

@@ -56,6 +56,11 @@ type Server struct {
 	Created time.Time
 }
 
+// prefix returns the model's sequence pool: requests that share a
+// prefix with an earlier one (per-token fusion, speculative scoring)
+// evaluate only the new tokens.
+func (s *Server) prefix() *llamacpp.Pool { return s.Model.Pool() }
+
 // Handler returns the HTTP handler with every route.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()

@@ -53,6 +53,7 @@ type Model struct {
 	fallbackOnce sync.Once
 
 	slots chan int // free sequence ids
+	pool  *Pool    // finished sequences kept for prefix reuse
 
 	// mu serializes every call into the llama.cpp context.
 	mu     sync.Mutex
@@ -195,6 +196,7 @@ func Open(path string, opts Options) (*Model, error) {
 	for i := range opts.Parallel {
 		m.slots <- i
 	}
+	m.pool = newPool(m)
 	m.reqs = make(chan *decodeReq, opts.Parallel)
 	m.quit = make(chan struct{})
 	m.wg.Add(1)
@@ -242,6 +244,7 @@ func (m *Model) Close() error {
 	if m.closed.Swap(true) {
 		return nil
 	}
+	m.pool.Close()
 	close(m.quit)
 	m.wg.Wait()
 	m.mu.Lock()
@@ -257,6 +260,9 @@ func (m *Model) Path() string { return m.path }
 // VocabSize returns the number of tokens in the vocabulary, which is the
 // length of every logits slice.
 func (m *Model) VocabSize() int { return m.nVoc }
+
+// Parallel returns how many sequences can be open at once.
+func (m *Model) Parallel() int { return m.opts.Parallel }
 
 // ContextSize returns the context of each sequence, in tokens.
 func (m *Model) ContextSize() int { return m.nCtx }
@@ -443,20 +449,38 @@ func (m *Model) NewSequence(ctx context.Context) (*Sequence, error) {
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
+	var id int
 	select {
-	case id := <-m.slots:
-		s := &Sequence{m: m, id: id, logits: make([]float32, m.nVoc)}
-		s.req.done = make(chan error, 1)
-		m.mu.Lock()
-		C.llama_memory_seq_rm(C.llama_get_memory(m.lctx), C.llama_seq_id(id), -1, -1)
-		m.mu.Unlock()
-		return s, nil
+	case id = <-m.slots:
+		return m.newSequence(id), nil
+	default:
+	}
+	// Every slot is taken: an idle sequence the pool keeps for its prefix
+	// gives its slot up.
+	m.pool.evict()
+	select {
+	case id = <-m.slots:
+		return m.newSequence(id), nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for a free sequence: %w", ctx.Err())
 	case <-m.quit:
 		return nil, ErrClosed
 	}
 }
+
+func (m *Model) newSequence(id int) *Sequence {
+	s := &Sequence{m: m, id: id, logits: make([]float32, m.nVoc)}
+	s.req.done = make(chan error, 1)
+	m.mu.Lock()
+	C.llama_memory_seq_rm(C.llama_get_memory(m.lctx), C.llama_seq_id(id), -1, -1)
+	m.mu.Unlock()
+	return s
+}
+
+// Pool returns the model's sequence pool, shared by everything that uses
+// the model: prompts that share a prefix with an earlier one evaluate only
+// the new tokens.
+func (m *Model) Pool() *Pool { return m.pool }
 
 // Close clears the sequence from the KV cache and frees its slot.
 func (s *Sequence) Close() {
@@ -533,15 +557,37 @@ func (s *Sequence) NextTopK(k int) []llm.TopLogprob {
 	return top
 }
 
+// ScoreFunc evaluates tokens in batches, as Score does, and calls fn with
+// the full next-token logits that predict tokens[i] for every position i;
+// i = 0 only when the sequence held logits before the call. logits is
+// valid during the call only. Afterwards Logits holds the distribution
+// after the last token.
+func (s *Sequence) ScoreFunc(ctx context.Context, tokens []int32, fn func(i int, logits []float32)) error {
+	if len(tokens) == 0 {
+		return nil
+	}
+	if s.hasLog {
+		fn(0, s.logits)
+	}
+	return s.decode(ctx, tokens, &scoreRows{tokens: tokens, each: fn})
+}
+
 // scoreRows receives the logits of every position of a scored request.
 type scoreRows struct {
 	k      int
 	tokens []int32
 	out    []llm.TokenLogprob
+	each   func(i int, logits []float32) // instead of out, when set
 }
 
 // row handles the logits after tokens[i]: they predict tokens[i+1].
 func (r *scoreRows) row(i int, logits []float32) {
+	if r.each != nil {
+		if i+1 < len(r.tokens) {
+			r.each(i+1, logits)
+		}
+		return
+	}
 	if i+1 < len(r.tokens) {
 		e := &r.out[i+1]
 		e.Logprob, e.Rank, e.Top = logprobs(logits, r.tokens[i+1], r.k)
@@ -778,5 +824,3 @@ func (m *Model) rollbackLocked(r *decodeReq) {
 		s.tokens = s.tokens[:keep]
 	}
 }
-
-

@@ -24,6 +24,9 @@ func (m *Model) Path() string { return "" }
 // VocabSize returns 0.
 func (m *Model) VocabSize() int { return 0 }
 
+// Parallel returns 0.
+func (m *Model) Parallel() int { return 0 }
+
 // ContextSize returns 0.
 func (m *Model) ContextSize() int { return 0 }
 
@@ -49,6 +52,9 @@ func (m *Model) IsEOG(tok int32) bool { return false }
 
 // IsControl returns false.
 func (m *Model) IsControl(tok int32) bool { return false }
+
+// Pool returns nil.
+func (m *Model) Pool() *Pool { return nil }
 
 // NewSequence returns ErrEngineUnavailable.
 func (m *Model) NewSequence(ctx context.Context) (*Sequence, error) { return nil, ErrEngineUnavailable }
@@ -77,6 +83,11 @@ func (s *Sequence) Append(ctx context.Context, tokens []int32) error { return Er
 // Score returns ErrEngineUnavailable.
 func (s *Sequence) Score(ctx context.Context, tokens []int32, k int) ([]llm.TokenLogprob, error) {
 	return nil, ErrEngineUnavailable
+}
+
+// ScoreFunc returns ErrEngineUnavailable.
+func (s *Sequence) ScoreFunc(ctx context.Context, tokens []int32, fn func(i int, logits []float32)) error {
+	return ErrEngineUnavailable
 }
 
 // NextTopK returns nil.
