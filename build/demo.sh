@@ -22,7 +22,7 @@ bin/cogen model info "$model" >/dev/null
 task="Write a short newsletter for the bakery's spring menu: mention that Olav the sourdough starter turns twelve and hint at the plans for a second bakery in Bodø."
 echo "Task (private: names a private fact): $task"
 echo
-for s in llm slm sketch logits; do
+for s in llm slm sketch logits speculative; do
 	echo "== strategy $s"
 	bin/cogen generate --strategy "$s" --slm "$model" --llm "$cloud" \
 		--user examples/user.toml --max-tokens 96 --cloud-max-tokens 96 --seed 1 \

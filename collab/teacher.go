@@ -73,7 +73,7 @@ func (r *Runner) TeacherForce(ctx context.Context, task Task, reference privacy.
 	}
 	st.Reference = len(ref)
 	if n := len(slmPrompt) + len(ref); n > r.SLM.ContextSize() {
-		return nil, st, fmt.Errorf("teacher forcing: prompt and reference are %d tokens, the local context %d", n, r.SLM.ContextSize())
+		return nil, st, fmt.Errorf("teacher forcing: prompt and reference are %d tokens, the local context %d (raise --ctx)", n, r.SLM.ContextSize())
 	}
 
 	ids := append(append([]int32(nil), cloudPrompt.IDs()...), ref...)

@@ -141,30 +141,14 @@ func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags
 		if path == "" {
 			path = "cogen-audit.jsonl"
 		}
-		log, err := audit.Open(path)
+		cloud, closeCloud, err := dialCloud(ctx, collab.CloudConfig{
+			Target: c.llm, Kind: openaiapi.Kind(c.llmKind), Model: c.llmModel, Threads: ef.threads,
+			Guard: guard, Detokenize: detok, AllowPrivateEgress: c.allowPriv,
+		}, path, ef.cacheDir, stderr)
 		if err != nil {
 			return err
 		}
-		defer log.Close()
-		target := c.llm
-		if p, ok := strings.CutPrefix(target, "local:"); ok {
-			rp, err := resolveModel(ctx, p, ef.cacheDir, stderr)
-			if err != nil {
-				return err
-			}
-			target = "local:" + rp
-		}
-		cloud, local, err := collab.DialCloud(collab.CloudConfig{
-			Target: target, Kind: openaiapi.Kind(c.llmKind), Model: c.llmModel, Threads: ef.threads,
-			Audit: log, Guard: guard, Detokenize: detok, AllowPrivateEgress: c.allowPriv,
-			Logger: slog.Default().With("component", "cloud"),
-		})
-		if err != nil {
-			return err
-		}
-		if local != nil {
-			defer local.Close()
-		}
+		defer closeCloud()
 		r.Cloud = cloud
 		defer fmt.Fprintf(stderr, "audit: %s\n", path)
 	}
@@ -204,4 +188,34 @@ func writeTrace(path string, tr *collab.Trace) error {
 		return fmt.Errorf("write trace %s: %w", path, err)
 	}
 	return nil
+}
+
+// dialCloud connects to the cloud of cfg.Target (a URL, or local:MODEL with
+// MODEL a path or hf:// reference), recording every request in the audit
+// log at auditPath. close stops a local cloud and closes the log.
+func dialCloud(ctx context.Context, cfg collab.CloudConfig, auditPath, cacheDir string, stderr io.Writer) (cloud *collab.Cloud, close func(), err error) {
+	if p, ok := strings.CutPrefix(cfg.Target, "local:"); ok {
+		rp, err := resolveModel(ctx, p, cacheDir, stderr)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.Target = "local:" + rp
+	}
+	log, err := audit.Open(auditPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Audit = log
+	cfg.Logger = slog.Default().With("component", "cloud")
+	cloud, local, err := collab.DialCloud(cfg)
+	if err != nil {
+		log.Close()
+		return nil, nil, err
+	}
+	return cloud, func() {
+		if local != nil {
+			local.Close()
+		}
+		log.Close()
+	}, nil
 }

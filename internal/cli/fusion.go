@@ -16,7 +16,6 @@ import (
 
 	"github.com/cogenesis/cogenesis/collab"
 	"github.com/cogenesis/cogenesis/collab/fusion"
-	"github.com/cogenesis/cogenesis/internal/audit"
 	"github.com/cogenesis/cogenesis/internal/progress"
 	"github.com/cogenesis/cogenesis/openaiapi"
 	"github.com/cogenesis/cogenesis/privacy"
@@ -155,30 +154,14 @@ func runFusionExtract(ctx context.Context, args []string, stdout, stderr io.Writ
 	if *auditPath == "" {
 		*auditPath = filepath.Join(*out, "audit.jsonl")
 	}
-	log, err := audit.Open(*auditPath)
+	cloud, closeCloud, err := dialCloud(ctx, collab.CloudConfig{
+		Target: *llmRef, Kind: openaiapi.Kind(*llmKind), Model: *llmModel, Threads: ef.threads,
+		Detokenize: m.Detokenize, AllowPrivateEgress: *allowPriv,
+	}, *auditPath, ef.cacheDir, stderr)
 	if err != nil {
 		return err
 	}
-	defer log.Close()
-	target := *llmRef
-	if p, ok := strings.CutPrefix(target, "local:"); ok {
-		rp, err := resolveModel(ctx, p, ef.cacheDir, stderr)
-		if err != nil {
-			return err
-		}
-		target = "local:" + rp
-	}
-	cloud, local, err := collab.DialCloud(collab.CloudConfig{
-		Target: target, Kind: openaiapi.Kind(*llmKind), Model: *llmModel, Threads: ef.threads,
-		Audit: log, Detokenize: m.Detokenize, AllowPrivateEgress: *allowPriv,
-		Logger: slog.Default().With("component", "cloud"),
-	})
-	if err != nil {
-		return err
-	}
-	if local != nil {
-		defer local.Close()
-	}
+	defer closeCloud()
 
 	var todo []int
 	for i := lo; i < hi; i++ {
