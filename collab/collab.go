@@ -87,6 +87,22 @@ func (r *Runner) loaded(ctx context.Context, prompt []int32) (*llamacpp.Sequence
 	return r.loadedCounting(ctx, prompt, &n)
 }
 
+// tryLoaded is loaded without waiting for a free sequence; ok is false
+// when none is free now.
+func (r *Runner) tryLoaded(ctx context.Context, prompt []int32) (seq *llamacpp.Sequence, release func(ok bool), ok bool, err error) {
+	pool := r.SLM.Pool()
+	ps, ok := pool.TryAcquire(prompt)
+	if !ok {
+		return nil, nil, false, nil
+	}
+	release = func(ok bool) { pool.Release(ps, ok) }
+	if _, err := ps.Load(ctx, prompt, false, 0); err != nil {
+		release(false)
+		return nil, nil, true, err
+	}
+	return ps.Seq, release, true, nil
+}
+
 // loadedCounting is loaded that also reports how many prompt tokens the
 // local model had to evaluate.
 func (r *Runner) loadedCounting(ctx context.Context, prompt []int32, evaluated *int) (*llamacpp.Sequence, func(ok bool), error) {
@@ -133,6 +149,10 @@ type Options struct {
 	// Gamma is speculative fusion's first draft length (default 4; it then
 	// adapts to the acceptance rate within [MinGamma, MaxGamma]).
 	Gamma int
+	// NoProxy makes speculative fusion draft from the local model alone,
+	// without the local stand-in for the cloud (the local model on the
+	// public prompt, in a second sequence).
+	NoProxy bool
 	// CloudMaxTokens bounds the cloud's outline or draft (default 512).
 	CloudMaxTokens int
 	// Trace, when set, records the logit-fusion steps.

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/cogenesis/cogenesis/collab/fusion"
+	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
 	"github.com/cogenesis/cogenesis/internal/sample"
 	"github.com/cogenesis/cogenesis/llm"
 	"github.com/cogenesis/cogenesis/openaiapi"
@@ -74,6 +75,23 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 	}
 	ok := false
 	defer func() { release(ok) }()
+	// The local stand-in for the cloud: the local model on the public
+	// prompt. Drafting from the fusion of q with it, rather than from q
+	// alone, brings the draft close to p_c when the cloud resembles the
+	// local model; exactness holds for any draft distribution.
+	var proxy *llamacpp.Sequence
+	if !o.NoProxy {
+		p, releaseProxy, got, err := r.tryLoaded(ctx, cloudPrompt.IDs())
+		if err != nil {
+			return res, err
+		}
+		if got {
+			proxy = p
+			defer func() { releaseProxy(ok) }()
+		} else {
+			r.logger().Debug("speculative fusion: no second local sequence for the cloud stand-in; drafting from the local model alone")
+		}
+	}
 	smp := sample.New(o.Sample)
 	shape := fusion.Sampling{Temperature: o.Sample.Temperature, TopP: o.Sample.TopP}
 	greedy := o.Sample.Greedy()
@@ -85,9 +103,18 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		generated []int32
 		stats     SpecStats
 		qs, ds    [][]float64
-		pl, pc    []float64
-		stopped   bool
-		done      bool
+		// Both candidate drafts of each position: from q alone, and from
+		// the fusion with the stand-in. Which one drafts the next block
+		// is decided by how well each would have matched p_c so far
+		// (a choice on the past alone keeps the output exact).
+		dqs, dss       [][]float64
+		matchQ, matchS = 0.5, 0.5
+		useStandIn     = true
+		pl, pc         []float64
+		ppl            []float64 // the stand-in's completed distribution
+		ptop           []llm.TopLogprob
+		stopped        bool
+		done           bool
 	)
 	// fused returns the sampling distribution P = shape(fuse(q, p_l)).
 	wt := newWeigher(o)
@@ -112,14 +139,34 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 			return res, err
 		}
 		base := seq.Len()
+		pbase := 0
+		if proxy != nil {
+			pbase = proxy.Len()
+		}
 		n := min(gamma, o.MaxTokens-len(generated))
-		// Draft n tokens from d = shape(q).
+		// Draft n tokens from d = shape(fuse(q, stand-in)), or shape(q)
+		// without a stand-in or once the cloud is stopped (the output is
+		// then q's).
 		var draft []int32
 		qs, ds = qs[:0], ds[:0]
-		for range n {
+		dqs, dss = dqs[:0], dss[:0]
+		for i := range n {
 			q := fusion.Softmax(nil, seq.Logits())
 			d := append([]float64(nil), q...)
 			shape.Transform(d)
+			var dStand []float64
+			if proxy != nil && !stopped {
+				ptop = standInTop(ptop, proxy.Logits(), o.TopK)
+				if ppl, err = fusion.Complete(ppl, q, ptop); err != nil {
+					return res, err
+				}
+				dStand = fusion.Fuse(nil, q, ppl, o.Fusion, wt.weight(q, ppl, ptop, len(generated)+i))
+				shape.Transform(dStand)
+			}
+			dqs, dss = append(dqs, d), append(dss, dStand)
+			if dStand != nil && useStandIn {
+				d = dStand
+			}
 			x := fusion.Draw(d, smp.Float64())
 			if greedy {
 				x = fusion.Argmax(d)
@@ -131,6 +178,11 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 			}
 			if err := seq.Append(ctx, []int32{x}); err != nil {
 				return res, err
+			}
+			if proxy != nil {
+				if err := proxy.Append(ctx, []int32{x}); err != nil {
+					return res, err
+				}
 			}
 		}
 		if stopped {
@@ -167,6 +219,11 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 			if err != nil {
 				return res, err
 			}
+			if dss[i] != nil {
+				const a = 0.3
+				matchQ = (1-a)*matchQ + a*overlap(dqs[i], P)
+				matchS = (1-a)*matchS + a*overlap(dss[i], P)
+			}
 			if greedy {
 				if y := fusion.Argmax(P); y != x {
 					repl = y
@@ -188,6 +245,7 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 			accepted++
 		}
 		stats.Accepted += accepted
+		useStandIn = matchS >= matchQ
 		for _, x := range draft[:accepted] {
 			emit(x)
 		}
@@ -197,9 +255,14 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 			if err := seq.Truncate(ctx, base+accepted); err != nil {
 				return res, err
 			}
+			if proxy != nil {
+				if err := proxy.Truncate(ctx, pbase+accepted); err != nil {
+					return res, err
+				}
+			}
 			emit(repl)
 			if !done && len(generated) < o.MaxTokens {
-				if err := seq.Append(ctx, []int32{repl}); err != nil {
+				if err := appendBoth(ctx, seq, proxy, repl); err != nil {
 					return res, err
 				}
 			}
@@ -217,7 +280,7 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 				}
 				emit(y)
 				if !done && len(generated) < o.MaxTokens {
-					if err := seq.Append(ctx, []int32{y}); err != nil {
+					if err := appendBoth(ctx, seq, proxy, y); err != nil {
 						return res, err
 					}
 				}
@@ -231,4 +294,38 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 	ok = true
 	res.Usage = llm.Usage{PromptTokens: len(slmPrompt), CompletionTokens: len(generated), TotalTokens: len(slmPrompt) + len(generated)}
 	return res, nil
+}
+
+// appendBoth appends tok to the sequence and, when there is one, to the
+// cloud's stand-in.
+func appendBoth(ctx context.Context, seq, proxy *llamacpp.Sequence, tok int32) error {
+	if err := seq.Append(ctx, []int32{tok}); err != nil {
+		return err
+	}
+	if proxy == nil {
+		return nil
+	}
+	return proxy.Append(ctx, []int32{tok})
+}
+
+// standInTop writes the stand-in's top k next tokens, as the cloud would
+// report them, into dst.
+func standInTop(dst []llm.TopLogprob, logits []float32, k int) []llm.TopLogprob {
+	z := sample.LogSumExp(logits)
+	dst = dst[:0]
+	for _, c := range sample.TopK(nil, logits, k) {
+		dst = append(dst, llm.TopLogprob{Token: c.Token, Logprob: float64(c.Score) - z})
+	}
+	return dst
+}
+
+// overlap returns Σ min(d, p): the probability that a draft from d is
+// accepted against p (for one-hot greedy distributions, whether their
+// argmaxes agree).
+func overlap(d, p []float64) float64 {
+	var s float64
+	for i, x := range d {
+		s += min(x, p[i])
+	}
+	return s
 }

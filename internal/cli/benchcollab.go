@@ -52,6 +52,7 @@ func runBenchCollab(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	ef.ctxSize = max(ef.ctxSize, 8192)
+	ef.parallel = max(ef.parallel, 2) // speculative's local stand-in for the cloud
 	m, err := openModel(ctx, *slm, ef, stderr)
 	if err != nil {
 		return err

@@ -125,6 +125,10 @@ func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags
 		if ef.ctxSize < 8192 {
 			ef.ctxSize = 8192
 		}
+		if st == collab.Speculative {
+			// A second sequence holds the local stand-in for the cloud.
+			ef.parallel = max(ef.parallel, 2)
+		}
 		m, err := openModel(ctx, slmRef, ef, stderr)
 		if err != nil {
 			return err

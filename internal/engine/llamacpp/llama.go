@@ -468,6 +468,23 @@ func (m *Model) NewSequence(ctx context.Context) (*Sequence, error) {
 	}
 }
 
+// tryNewSequence is NewSequence that does not wait; nil when every slot
+// is taken (after asking the pool to give an idle one up).
+func (m *Model) tryNewSequence() *Sequence {
+	if m.closed.Load() {
+		return nil
+	}
+	for range 2 {
+		select {
+		case id := <-m.slots:
+			return m.newSequence(id)
+		default:
+		}
+		m.pool.evict()
+	}
+	return nil
+}
+
 func (m *Model) newSequence(id int) *Sequence {
 	s := &Sequence{m: m, id: id, logits: make([]float32, m.nVoc)}
 	s.req.done = make(chan error, 1)

@@ -2,6 +2,7 @@ package llamacpp
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 
@@ -31,6 +32,9 @@ type Pooled struct {
 	scores []llm.TokenLogprob
 }
 
+// errNoSlot reports that TryAcquire found every slot taken.
+var errNoSlot = errors.New("no free sequence")
+
 func newPool(m *Model) *Pool {
 	return &Pool{model: m, busy: make(chan struct{}, max(m.Parallel(), 1))}
 }
@@ -54,6 +58,24 @@ func (p *Pool) Acquire(ctx context.Context, prompt []int32) (*Pooled, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	return p.acquire(ctx, prompt, false)
+}
+
+// TryAcquire is Acquire that does not wait: it reports false when no
+// sequence is free now.
+func (p *Pool) TryAcquire(prompt []int32) (*Pooled, bool) {
+	select {
+	case p.busy <- struct{}{}:
+	default:
+		return nil, false
+	}
+	ps, err := p.acquire(context.Background(), prompt, true)
+	return ps, err == nil
+}
+
+// acquire picks or opens a sequence once a busy token is held (and gives
+// the token back on failure).
+func (p *Pool) acquire(ctx context.Context, prompt []int32, try bool) (*Pooled, error) {
 	p.mu.Lock()
 	best, bestN := -1, 0
 	for i, ps := range p.idle {
@@ -78,7 +100,15 @@ func (p *Pool) Acquire(ctx context.Context, prompt []int32) (*Pooled, error) {
 	}
 	p.live++
 	p.mu.Unlock()
-	seq, err := p.model.NewSequence(ctx)
+	var seq *Sequence
+	var err error
+	if try {
+		if seq = p.model.tryNewSequence(); seq == nil {
+			err = errNoSlot
+		}
+	} else {
+		seq, err = p.model.NewSequence(ctx)
+	}
 	if err != nil {
 		p.mu.Lock()
 		p.live--

@@ -56,6 +56,8 @@ func (m *Model) IsControl(tok int32) bool { return false }
 // Pool returns nil.
 func (m *Model) Pool() *Pool { return nil }
 
+func (m *Model) tryNewSequence() *Sequence { return nil }
+
 // NewSequence returns ErrEngineUnavailable.
 func (m *Model) NewSequence(ctx context.Context) (*Sequence, error) { return nil, ErrEngineUnavailable }
 
