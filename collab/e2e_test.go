@@ -58,7 +58,7 @@ type env struct {
 	guardp **privacy.Guard
 }
 
-func setup(t *testing.T, cloudArch string) *env {
+func setup(t testing.TB, cloudArch string) *env {
 	t.Helper()
 	slmPath := enginetest.SharedModel(t)
 	slm, err := llamacpp.Open(slmPath, llamacpp.Options{ContextSize: 8192, Threads: 2, Parallel: 2})
@@ -97,7 +97,7 @@ func setup(t *testing.T, cloudArch string) *env {
 	return e
 }
 
-func devRecords(t *testing.T) []privacy.Record {
+func devRecords(t testing.TB) []privacy.Record {
 	t.Helper()
 	p := enginetest.SharedPath("data", "cogenesis", "context_dev.json")
 	recs, err := privacy.LoadContextFile(p)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cogenesis/cogenesis/collab"
 	"github.com/cogenesis/cogenesis/internal/audit"
@@ -96,4 +97,54 @@ func TestTeacherForce(t *testing.T) {
 	if _, _, err := r2.TeacherForce(t.Context(), task, rec.Reference, k, true); !errors.Is(err, openaiapi.ErrUnsupported) || !strings.Contains(err.Error(), string(openaiapi.CapSequenceTopK)) {
 		t.Errorf("llama.cpp kind: err = %v, want ErrUnsupported naming %q", err, openaiapi.CapSequenceTopK)
 	}
+}
+
+// BenchmarkTeacherForce measures extraction against the engine's own
+// prompt speed on the same tokens: the local model's tokens per second in
+// TeacherForce (which also waits for the cloud's scoring request), and a
+// fresh sequence evaluating the same with-context prompt and reference.
+// The ratio is extraction / engine.
+func BenchmarkTeacherForce(b *testing.B) {
+	recs := devRecords(b)
+	e := setup(b, "")
+	rec := recs[1]
+	task := collab.TaskFromRecord(rec)
+	r := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: privacy.NewGuard(rec.Vault)}
+	var tokens int
+	var extract, engine float64
+	for b.Loop() {
+		// A different record in between, so that the pool cannot reuse
+		// the prompt.
+		other := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: privacy.NewGuard(recs[2].Vault)}
+		if _, _, err := other.TeacherForce(b.Context(), collab.TaskFromRecord(recs[2]), recs[2].Reference, 10, true); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		_, st, err := r.TeacherForce(b.Context(), task, rec.Reference, 10, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		extract += time.Since(start).Seconds()
+		tokens = st.SLMTokens
+
+		toks, err := collab.LocalPromptTokens(r, task)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ref, _ := e.slm.Tokenize(rec.Reference.UnsafeText(), false, false)
+		seq, err := e.slm.NewSequence(b.Context())
+		if err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		if err := seq.ScoreFunc(b.Context(), append(toks, ref...), func(int, []float32) {}); err != nil {
+			b.Fatal(err)
+		}
+		engine += time.Since(start).Seconds()
+		seq.Close()
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(tokens)*n/extract, "extract-tok/s")
+	b.ReportMetric(float64(tokens)*n/engine, "engine-tok/s")
+	b.ReportMetric(engine/extract, "ratio")
 }
