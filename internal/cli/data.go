@@ -14,7 +14,8 @@ import (
 
 const dataUsage = `usage: cogen data validate [--kind context|paper|email] [--wo FILE] FILE
        cogen data stats [--kind K] [--markdown] [--seed N] [--ratio R] FILE...
-       cogen data lamp --questions Q.json --outputs O.json --kind paper|email --out DIR [--split train|dev]`
+       cogen data lamp --questions Q.json --outputs O.json --kind paper|email --out DIR [--split train|dev]
+       cogen data sft --data FILE --out FILE.jsonl [--records A:B] [--with-sketch --llm URL|local:PATH [--sketch-full]]`
 
 // runData runs "cogen data validate|stats|lamp".
 func runData(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -29,6 +30,8 @@ func runData(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return runDataStats(rest, stdout, stderr)
 	case "lamp":
 		return runDataLaMP(ctx, rest, stdout, stderr)
+	case "sft":
+		return runDataSFT(ctx, rest, stdout, stderr)
 	}
 	return usagef(dataUsage, "unknown data subcommand %q", sub)
 }

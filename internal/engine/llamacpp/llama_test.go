@@ -562,3 +562,51 @@ func TestSharedTokenizerFingerprint(t *testing.T) {
 		t.Errorf("a synthesized tokenizer passed as the shared model's")
 	}
 }
+
+// TestLoRA checks that an adapter really applies: one whose B is zero
+// leaves the logits as they are, a random one changes them, and one for
+// another architecture is a clear error.
+func TestLoRA(t *testing.T) {
+	dir := t.TempDir()
+	tiny, _ := enginetest.ShapeByName("tiny")
+	base := filepath.Join(dir, "base.gguf")
+	if err := enginetest.Write(base, enginetest.Options{Arch: "llama", Shape: tiny, Type: "f32", Seed: 4}); err != nil {
+		t.Fatal(err)
+	}
+	zero, random, other := filepath.Join(dir, "zero.gguf"), filepath.Join(dir, "random.gguf"), filepath.Join(dir, "qwen.gguf")
+	for path, o := range map[string]enginetest.LoRAOptions{
+		zero:   {Arch: "llama", Shape: tiny, Zero: true, Seed: 1},
+		random: {Arch: "llama", Shape: tiny, Seed: 1},
+		other:  {Arch: "qwen2", Shape: tiny, Seed: 1},
+	} {
+		if err := enginetest.WriteLoRA(path, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logits := func(lora string) []float32 {
+		m, err := llamacpp.Open(base, llamacpp.Options{ContextSize: 64, Threads: 2, Parallel: 1, Precise: true, LoRA: lora})
+		if err != nil {
+			t.Fatalf("open with adapter %q: %v", lora, err)
+		}
+		defer m.Close()
+		s, err := m.NewSequence(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.Append(t.Context(), []int32{1, 5, 9, 13}); err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), s.Logits()...)
+	}
+	plain := logits("")
+	if d := maxAbsDiff(plain, logits(zero)); d > 1e-5 {
+		t.Errorf("a zero adapter moved the logits by %g", d)
+	}
+	if d := maxAbsDiff(plain, logits(random)); d < 1e-3 {
+		t.Errorf("a random adapter moved the logits by only %g: not applied", d)
+	}
+	if _, err := llamacpp.Open(base, llamacpp.Options{ContextSize: 64, Threads: 2, LoRA: other}); err == nil || !strings.Contains(err.Error(), other) {
+		t.Errorf("an adapter for another architecture: err = %v, want an error naming it", err)
+	}
+}

@@ -1,0 +1,101 @@
+package enginetest
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+
+	"github.com/cogenesis/cogenesis/internal/gguf"
+)
+
+// LoRAOptions describe a random LoRA adapter for a model that [Write]
+// made with the same Arch and Shape.
+type LoRAOptions struct {
+	Arch  string
+	Shape Shape
+	// Rank is the adapter rank (default 4); Alpha its alpha (default Rank).
+	Rank  int
+	Alpha float32
+	// Zero makes B all zeros: the adapter then changes nothing, which a
+	// test can check against the base model.
+	Zero bool
+	Seed uint64
+}
+
+// WriteLoRA writes an F32 LoRA adapter GGUF in llama.cpp's format (A and B
+// for every layer's attn_q and attn_v) to path.
+func WriteLoRA(path string, o LoRAOptions) (err error) {
+	if o.Arch != "llama" && o.Arch != "qwen2" {
+		return fmt.Errorf("lora: architecture %q: want llama or qwen2", o.Arch)
+	}
+	if o.Rank <= 0 {
+		o.Rank = 4
+	}
+	if o.Alpha == 0 {
+		o.Alpha = float32(o.Rank)
+	}
+	s := o.Shape
+	if s.Hidden <= 0 || s.Layers <= 0 || s.Heads <= 0 || s.KVHeads <= 0 {
+		return fmt.Errorf("lora: shape %+v: want positive sizes", s)
+	}
+	kvDim := s.Hidden / s.Heads * s.KVHeads
+	kv := []gguf.KV{
+		{Key: "general.architecture", Value: gguf.Value{Type: gguf.TypeString, Data: o.Arch}},
+		{Key: "general.type", Value: gguf.Value{Type: gguf.TypeString, Data: "adapter"}},
+		{Key: "adapter.type", Value: gguf.Value{Type: gguf.TypeString, Data: "lora"}},
+		{Key: "adapter.lora.alpha", Value: gguf.Value{Type: gguf.TypeFloat32, Data: o.Alpha}},
+	}
+	// For a weight with dims [in, out]: A is [in, r], B is [r, out].
+	type pair struct {
+		name    string
+		in, out int
+	}
+	var ws []pair
+	for l := range s.Layers {
+		ws = append(ws, pair{fmt.Sprintf("blk.%d.attn_q.weight", l), s.Hidden, s.Hidden}, pair{fmt.Sprintf("blk.%d.attn_v.weight", l), s.Hidden, kvDim})
+	}
+	var tensors []gguf.Tensor
+	for _, w := range ws {
+		tensors = append(tensors,
+			gguf.Tensor{Name: w.name + ".lora_a", Dims: []int64{int64(w.in), int64(o.Rank)}, Type: gguf.TypeF32},
+			gguf.Tensor{Name: w.name + ".lora_b", Dims: []int64{int64(o.Rank), int64(w.out)}, Type: gguf.TypeF32})
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("lora: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("lora: close %s: %w", path, cerr)
+		}
+		if err != nil {
+			_ = os.Remove(path)
+		}
+	}()
+	gw, err := gguf.WriteHeader(f, kv, tensors, 0)
+	if err != nil {
+		return fmt.Errorf("lora %s: %w", path, err)
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x2545f4914f6cdd1d))
+	random := func(n int, scale float64) []byte {
+		vals := make([]float32, n)
+		for i := range vals {
+			vals[i] = float32(scale * math.Sqrt(3) * (2*rng.Float64() - 1))
+		}
+		return encode(nil, gguf.TypeF32, vals)
+	}
+	for _, w := range ws {
+		if err := gw.WriteTensor(random(w.in*o.Rank, 0.5)); err != nil {
+			return fmt.Errorf("lora %s: %w", path, err)
+		}
+		b := make([]byte, 4*o.Rank*w.out)
+		if !o.Zero {
+			b = random(o.Rank*w.out, 0.5)
+		}
+		if err := gw.WriteTensor(b); err != nil {
+			return fmt.Errorf("lora %s: %w", path, err)
+		}
+	}
+	return gw.Close()
+}
