@@ -13,6 +13,7 @@ package enginetest
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -75,7 +76,7 @@ var fileTypes = map[string]struct {
 }
 
 // Write writes a random-weight model to path.
-func Write(path string, o Options) (err error) {
+func Write(path string, o Options) error {
 	if o.Arch != "llama" && o.Arch != "qwen2" {
 		return fmt.Errorf("testmodel: architecture %q: want llama or qwen2", o.Arch)
 	}
@@ -110,8 +111,8 @@ func Write(path string, o Options) (err error) {
 		if s.Vocab <= 0 {
 			s.Vocab = 512
 		}
-		tok, err = synthTokenizer(s.Vocab)
-		if err != nil {
+		var err error
+		if tok, err = synthTokenizer(s.Vocab); err != nil {
 			return err
 		}
 	}
@@ -179,51 +180,60 @@ func Write(path string, o Options) (err error) {
 		tensors[i] = gguf.Tensor{Name: sp.name, Dims: sp.dims, Type: sp.typ}
 	}
 
+	return createFile(path, "testmodel", func(f io.Writer) error {
+		w, err := gguf.WriteHeader(f, kv, tensors, 0)
+		if err != nil {
+			return err
+		}
+		rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x5851f42d4c957f2d))
+		var vals []float32
+		var data []byte
+		for _, sp := range specs {
+			row := int(sp.dims[0])
+			rows := 1
+			if len(sp.dims) == 2 {
+				rows = int(sp.dims[1])
+			}
+			data = data[:0]
+			// Generate and encode row by row to keep memory at one row.
+			vals = grow32(vals, row)
+			for range rows {
+				for i := range vals {
+					if sp.scale == 0 {
+						vals[i] = 1
+					} else {
+						// Uniform with the standard deviation of N(0, scale²).
+						vals[i] = sp.scale * float32(math.Sqrt(3)) * float32(2*rng.Float64()-1)
+					}
+				}
+				data = encode(data, sp.typ, vals)
+			}
+			if err := w.WriteTensor(data); err != nil {
+				return err
+			}
+		}
+		return w.Close()
+	})
+}
+
+// createFile creates path and fills it with write; on any error the file
+// is removed (never a half-written model behind), and the error names
+// what and path.
+func createFile(path, what string, write func(io.Writer) error) (err error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("testmodel: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer func() {
 		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("testmodel: close %s: %w", path, cerr)
+			err = fmt.Errorf("%s: close %s: %w", what, path, cerr)
 		}
 		if err != nil {
-			_ = os.Remove(path) // never leave a half-written model behind
+			_ = os.Remove(path)
 		}
 	}()
-	w, err := gguf.WriteHeader(f, kv, tensors, 0)
-	if err != nil {
-		return fmt.Errorf("testmodel %s: %w", path, err)
-	}
-	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x5851f42d4c957f2d))
-	var vals []float32
-	var data []byte
-	for _, sp := range specs {
-		row := int(sp.dims[0])
-		rows := 1
-		if len(sp.dims) == 2 {
-			rows = int(sp.dims[1])
-		}
-		data = data[:0]
-		// Generate and encode row by row to keep memory at one row.
-		vals = grow32(vals, row)
-		for range rows {
-			for i := range vals {
-				if sp.scale == 0 {
-					vals[i] = 1
-				} else {
-					// Uniform with the standard deviation of N(0, scale²).
-					vals[i] = sp.scale * float32(math.Sqrt(3)) * float32(2*rng.Float64()-1)
-				}
-			}
-			data = encode(data, sp.typ, vals)
-		}
-		if err := w.WriteTensor(data); err != nil {
-			return fmt.Errorf("testmodel %s: %w", path, err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("testmodel %s: %w", path, err)
+	if err := write(f); err != nil {
+		return fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	return nil
 }

@@ -2,9 +2,9 @@ package enginetest
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 
 	"github.com/cogenesis/cogenesis/internal/gguf"
 )
@@ -21,6 +21,13 @@ type LoRAOptions struct {
 	// test can check against the base model.
 	Zero bool
 	Seed uint64
+}
+
+// loraWeight is a base weight with dims [in, out]; its adapter has A of
+// dims [in, r] and B of [r, out].
+type loraWeight struct {
+	name    string
+	in, out int
 }
 
 // WriteLoRA writes an F32 LoRA adapter GGUF in llama.cpp's format (A and B
@@ -46,14 +53,9 @@ func WriteLoRA(path string, o LoRAOptions) (err error) {
 		{Key: "adapter.type", Value: gguf.Value{Type: gguf.TypeString, Data: "lora"}},
 		{Key: "adapter.lora.alpha", Value: gguf.Value{Type: gguf.TypeFloat32, Data: o.Alpha}},
 	}
-	// For a weight with dims [in, out]: A is [in, r], B is [r, out].
-	type pair struct {
-		name    string
-		in, out int
-	}
-	var ws []pair
+	var ws []loraWeight
 	for l := range s.Layers {
-		ws = append(ws, pair{fmt.Sprintf("blk.%d.attn_q.weight", l), s.Hidden, s.Hidden}, pair{fmt.Sprintf("blk.%d.attn_v.weight", l), s.Hidden, kvDim})
+		ws = append(ws, loraWeight{fmt.Sprintf("blk.%d.attn_q.weight", l), s.Hidden, s.Hidden}, loraWeight{fmt.Sprintf("blk.%d.attn_v.weight", l), s.Hidden, kvDim})
 	}
 	var tensors []gguf.Tensor
 	for _, w := range ws {
@@ -61,21 +63,15 @@ func WriteLoRA(path string, o LoRAOptions) (err error) {
 			gguf.Tensor{Name: w.name + ".lora_a", Dims: []int64{int64(w.in), int64(o.Rank)}, Type: gguf.TypeF32},
 			gguf.Tensor{Name: w.name + ".lora_b", Dims: []int64{int64(o.Rank), int64(w.out)}, Type: gguf.TypeF32})
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("lora: %w", err)
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("lora: close %s: %w", path, cerr)
-		}
-		if err != nil {
-			_ = os.Remove(path)
-		}
-	}()
+	return createFile(path, "lora", func(f io.Writer) error {
+		return writeLoRATensors(f, kv, tensors, ws, o)
+	})
+}
+
+func writeLoRATensors(f io.Writer, kv []gguf.KV, tensors []gguf.Tensor, ws []loraWeight, o LoRAOptions) error {
 	gw, err := gguf.WriteHeader(f, kv, tensors, 0)
 	if err != nil {
-		return fmt.Errorf("lora %s: %w", path, err)
+		return err
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x2545f4914f6cdd1d))
 	random := func(n int, scale float64) []byte {
@@ -87,14 +83,14 @@ func WriteLoRA(path string, o LoRAOptions) (err error) {
 	}
 	for _, w := range ws {
 		if err := gw.WriteTensor(random(w.in*o.Rank, 0.5)); err != nil {
-			return fmt.Errorf("lora %s: %w", path, err)
+			return err
 		}
 		b := make([]byte, 4*o.Rank*w.out)
 		if !o.Zero {
 			b = random(o.Rank*w.out, 0.5)
 		}
 		if err := gw.WriteTensor(b); err != nil {
-			return fmt.Errorf("lora %s: %w", path, err)
+			return err
 		}
 	}
 	return gw.Close()
