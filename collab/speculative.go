@@ -2,7 +2,9 @@ package collab
 
 import (
 	"context"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/cogenesis/cogenesis/collab/fusion"
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
@@ -27,9 +29,12 @@ const (
 
 // SpecStats describes a speculative run.
 type SpecStats struct {
-	Blocks   int
-	Drafted  int
-	Accepted int
+	// PerTokenSteps counts the per-token fusion steps taken where blocks
+	// cost more per token than single steps (low acceptance).
+	PerTokenSteps int
+	Blocks        int
+	Drafted       int
+	Accepted      int
 	// GammaSum / Blocks is the mean γ.
 	GammaSum int
 }
@@ -115,6 +120,10 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		ptop           []llm.TopLogprob
 		stopped        bool
 		done           bool
+		// perToken counts fall-back per-token steps still to take; cost
+		// decides them.
+		perToken int
+		cost     specCost
 	)
 	// fused returns the sampling distribution P = shape(fuse(q, p_l)).
 	wt := newWeigher(o)
@@ -138,6 +147,41 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
+		if perToken > 0 && !stopped {
+			// Fall-back: one per-token fusion step, exact like a block.
+			perToken--
+			q := fusion.Softmax(nil, seq.Logits())
+			prefix, leak := r.Guard.PublicTokens(append(slices.Clone(cloudPrompt.IDs()), generated...), r.SLM.Detokenize)
+			if leak != nil {
+				stopped = true
+				r.logger().Info("cloud consultation stopped by the guard", "step", len(generated), "rule", leak.RuleID)
+				continue
+			}
+			start := time.Now()
+			top, err := r.Cloud.NextTopK(ctx, prefix, o.TopK)
+			res.CloudCalls++
+			if err != nil {
+				return res, err
+			}
+			cost.perToken.add(time.Since(start).Seconds())
+			stats.PerTokenSteps++
+			P, err := fused(q, top, len(generated))
+			if err != nil {
+				return res, err
+			}
+			y := fusion.Draw(P, smp.Float64())
+			if greedy {
+				y = fusion.Argmax(P)
+			}
+			emit(y)
+			if !done && len(generated) < o.MaxTokens {
+				if err := appendBoth(ctx, seq, proxy, y); err != nil {
+					return res, err
+				}
+			}
+			continue
+		}
+		blockStart := len(generated)
 		base := seq.Len()
 		pbase := 0
 		if proxy != nil {
@@ -196,18 +240,23 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		all := append(append(append([]int32(nil), cloudPrompt.IDs()...), generated...), draft...)
 		pt, leak := r.Guard.PublicTokens(all, r.SLM.Detokenize)
 		if leak != nil {
+			// From this block on the local model writes alone: the draft
+			// (perhaps drawn with the stand-in) is dropped and redrawn
+			// from q.
 			stopped = true
 			r.logger().Info("cloud consultation stopped by the guard", "step", len(generated), "rule", leak.RuleID)
-			for _, x := range draft {
-				emit(x)
+			if err := truncateBoth(ctx, seq, proxy, base, pbase); err != nil {
+				return res, err
 			}
 			continue
 		}
+		reqStart := time.Now()
 		scored, next, err := r.Cloud.ScoreWithNext(ctx, pt, o.TopK)
 		res.CloudCalls++
 		if err != nil {
 			return res, err
 		}
+		reqTime := time.Since(reqStart).Seconds()
 		stats.Blocks++
 		stats.GammaSum += len(draft)
 		stats.Drafted += len(draft)
@@ -252,13 +301,8 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		switch {
 		case done:
 		case repl >= 0:
-			if err := seq.Truncate(ctx, base+accepted); err != nil {
+			if err := truncateBoth(ctx, seq, proxy, base+accepted, pbase+accepted); err != nil {
 				return res, err
-			}
-			if proxy != nil {
-				if err := proxy.Truncate(ctx, pbase+accepted); err != nil {
-					return res, err
-				}
 			}
 			emit(repl)
 			if !done && len(generated) < o.MaxTokens {
@@ -287,6 +331,9 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 			}
 			gamma = min(MaxGamma, gamma+1)
 		}
+		cost.block.add(reqTime)
+		cost.perBlock.add(float64(len(generated) - blockStart))
+		perToken = cost.fallback()
 	}
 	res.Text = strings.TrimSpace(r.SLM.Detokenize(generated))
 	res.Tokens = generated
@@ -328,4 +375,68 @@ func overlap(d, p []float64) float64 {
 		s += min(x, p[i])
 	}
 	return s
+}
+
+// truncateBoth rolls the sequence back to n tokens and, when there is
+// one, the stand-in to pn.
+func truncateBoth(ctx context.Context, seq, proxy *llamacpp.Sequence, n, pn int) error {
+	if err := seq.Truncate(ctx, n); err != nil {
+		return err
+	}
+	if proxy == nil {
+		return nil
+	}
+	return proxy.Truncate(ctx, pn)
+}
+
+// ema is an exponential moving average; n counts its samples.
+type ema struct {
+	v float64
+	n int
+}
+
+func (e *ema) add(x float64) {
+	const a = 0.3
+	if e.n == 0 {
+		e.v = x
+	} else {
+		e.v = (1-a)*e.v + a*x
+	}
+	e.n++
+}
+
+// specCost compares what a token costs through a scored block with what
+// it costs through a per-token request, from measured wall times. When
+// blocks yield so few tokens that they cost more (low acceptance: scoring
+// a sequence also returns the log-probabilities of every prompt position),
+// speculative fusion takes per-token steps for a while; either way the
+// output is distributed as per-token fusion's.
+type specCost struct {
+	block    ema // seconds per scoring request
+	perBlock ema // tokens per block
+	perToken ema // seconds per per-token request
+}
+
+// Fall-back lengths: steps between re-measurements of blocks, and the
+// probe that measures a per-token request.
+const (
+	fallbackSteps = 16
+	probeSteps    = 2
+)
+
+// fallback returns how many per-token steps to take before the next block.
+func (c *specCost) fallback() int {
+	if c.block.n == 0 || c.perBlock.v >= 3 {
+		return 0
+	}
+	if c.perToken.n == 0 {
+		if c.perBlock.v < 2 {
+			return probeSteps // measure what a per-token step costs
+		}
+		return 0
+	}
+	if c.block.v/max(c.perBlock.v, 1) > c.perToken.v {
+		return fallbackSteps
+	}
+	return 0
 }

@@ -56,7 +56,13 @@ func TestSpeculativeGreedyEqualsPerToken(t *testing.T) {
 	if err := enginetest.Write(random, enginetest.Options{Arch: "llama", Shape: tiny, Type: "f32", TokenizerFrom: slmPath, Seed: 2}); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ name, cloud string }{{"same weights", slmPath}, {"random cloud", random}} {
+	// A sharp random cloud disagrees with the local model most of the
+	// time: blocks are short and the per-token fall-back takes over.
+	sharp := filepath.Join(t.TempDir(), "sharp.gguf")
+	if err := enginetest.Write(sharp, enginetest.Options{Arch: "llama", Shape: tiny, Type: "f32", TokenizerFrom: slmPath, Seed: 7, Scale: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, cloud string }{{"same weights", slmPath}, {"random cloud", random}, {"sharp random cloud", sharp}} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, task := smallRunner(t, tc.cloud)
 			per, err := r.Run(t.Context(), task, collab.Options{Strategy: collab.Logits, MaxTokens: 40})
@@ -72,8 +78,8 @@ func TestSpeculativeGreedyEqualsPerToken(t *testing.T) {
 				if diff := cmp.Diff(per.Tokens, spec.Tokens); diff != "" {
 					t.Errorf("greedy speculative (no stand-in: %v) differs from per-token (-per-token +speculative):\n%s", noProxy, diff)
 				}
-				t.Logf("%d tokens: per-token %d cloud calls, speculative (stand-in: %v) %d (acceptance %.2f, mean γ %.1f)",
-					len(per.Tokens), per.CloudCalls, !noProxy, spec.CloudCalls, spec.Spec.AcceptanceRate(), spec.Spec.MeanGamma())
+				t.Logf("%d tokens: per-token %d cloud calls, speculative (stand-in: %v) %d (acceptance %.2f, mean γ %.1f, %d per-token steps)",
+					len(per.Tokens), per.CloudCalls, !noProxy, spec.CloudCalls, spec.Spec.AcceptanceRate(), spec.Spec.MeanGamma(), spec.Spec.PerTokenSteps)
 				calls[noProxy] = spec.CloudCalls
 			}
 			if tc.name == "same weights" {
@@ -98,13 +104,27 @@ func TestSpeculativeDistribution(t *testing.T) {
 	}
 	slmPath := enginetest.SharedModel(t)
 	tiny, _ := enginetest.ShapeByName("tiny")
-	random := filepath.Join(t.TempDir(), "random.gguf")
-	if err := enginetest.Write(random, enginetest.Options{Arch: "llama", Shape: tiny, Type: "f32", TokenizerFrom: slmPath, Seed: 2}); err != nil {
-		t.Fatal(err)
+	// A flat random cloud (long blocks, many rejections with residual
+	// draws) and a sharp one (short blocks and per-token fall-back steps).
+	for _, tc := range []struct {
+		name  string
+		scale float32
+	}{{"flat cloud", 0}, {"sharp cloud", 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cloudPath := filepath.Join(t.TempDir(), "random.gguf")
+			if err := enginetest.Write(cloudPath, enginetest.Options{Arch: "llama", Shape: tiny, Type: "f32", TokenizerFrom: slmPath, Seed: 2, Scale: tc.scale}); err != nil {
+				t.Fatal(err)
+			}
+			testSpeculativeDistribution(t, cloudPath)
+		})
 	}
-	r, task := smallRunner(t, random)
+}
+
+func testSpeculativeDistribution(t *testing.T, cloudPath string) {
+	r, task := smallRunner(t, cloudPath)
 	const n = 1500
 	const length = 2
+	fallback := 0
 	draw := func(st collab.Strategy, seed0 uint64) map[[length]int32]int {
 		counts := map[[length]int32]int{}
 		for i := range uint64(n) {
@@ -112,6 +132,9 @@ func TestSpeculativeDistribution(t *testing.T) {
 				Sample: sample.Params{Temperature: 1, Seed: seed0 + i}})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if res.Spec != nil {
+				fallback += res.Spec.PerTokenSteps
 			}
 			var k [length]int32
 			for j := range k {
@@ -154,7 +177,7 @@ func TestSpeculativeDistribution(t *testing.T) {
 	for k := range keys {
 		tv += math.Abs(float64(a[k]-b[k])) / n
 	}
-	t.Logf("%d outcomes, chi-square %.1f with %d dof, total variation %.3f", len(keys), stat, dof, tv/2)
+	t.Logf("%d outcomes, chi-square %.1f with %d dof, total variation %.3f; %d per-token fall-back steps", len(keys), stat, dof, tv/2, fallback)
 	if limit := float64(dof) + 3.3*math.Sqrt(2*float64(dof)) + 10; stat > limit {
 		t.Errorf("chi-square %.1f with %d dof exceeds %.1f: the distributions differ", stat, dof, limit)
 	}

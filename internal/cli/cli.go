@@ -44,6 +44,7 @@ Commands:
   audit        show or verify the egress audit log (show FILE, verify FILE)
   data         validate, describe (Table 5) and convert datasets (validate, stats, lamp)
   fusion       CombModel: extract teacher-forced positions, train, evaluate
+  synth        synthesize a context-aware dataset with a cloud model (resumable)
   cloud        serve a model over the OpenAI protocol, shaped like vLLM
   testmodel    write a random-weight GGUF test model
 
@@ -133,6 +134,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runData(ctx, rest, stdout, stderr)
 	case "fusion":
 		return runFusion(ctx, rest, stdout, stderr)
+	case "synth":
+		return runSynth(ctx, rest, stdout, stderr)
 	case "testmodel":
 		return runTestModel(ctx, rest, stdout, stderr)
 	}

@@ -18,6 +18,7 @@ func runTestModel(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		out   = fs.String("out", "", "output GGUF file")
 		tok   = fs.String("tokenizer-from", "", "copy the tokenizer and chat template of this GGUF")
 		seed  = fs.Uint64("seed", 1, "random seed for the weights")
+		scale = fs.Float64("scale", 0.02, "standard deviation of the weights (larger: sharper random distributions)")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: cogen testmodel --arch llama|qwen2 --shape tiny|0.5b --type f32|f16|q8_0|q4_0 --out FILE [--tokenizer-from GGUF]")
@@ -33,7 +34,7 @@ func runTestModel(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return &UsageError{Err: err}
 	}
-	err = enginetest.Write(*out, enginetest.Options{Arch: *arch, Shape: sh, Type: *typ, TokenizerFrom: *tok, Seed: *seed})
+	err = enginetest.Write(*out, enginetest.Options{Arch: *arch, Shape: sh, Type: *typ, TokenizerFrom: *tok, Seed: *seed, Scale: float32(*scale)})
 	if err != nil {
 		return err
 	}

@@ -63,6 +63,10 @@ type Options struct {
 	TokenizerFrom string
 	// Seed seeds the weights.
 	Seed uint64
+	// Scale is the standard deviation of the 2-D weights and biases
+	// (default 0.02). Larger values give sharper, more confident random
+	// next-token distributions.
+	Scale float32
 }
 
 var fileTypes = map[string]struct {
@@ -141,6 +145,10 @@ func Write(path string, o Options) error {
 	kv = append(kv, tok...)
 
 	// Tensors: 2-D weights in the chosen type, norms and biases F32.
+	scale := o.Scale
+	if scale <= 0 {
+		scale = 0.02
+	}
 	type spec struct {
 		name  string
 		dims  []int64
@@ -148,10 +156,10 @@ func Write(path string, o Options) error {
 		scale float32 // 0: ones (norms)
 	}
 	w2 := func(name string, in, out int) spec {
-		return spec{name, []int64{int64(in), int64(out)}, ft.t, 0.02}
+		return spec{name, []int64{int64(in), int64(out)}, ft.t, scale}
 	}
 	norm := func(name string, n int) spec { return spec{name, []int64{int64(n)}, gguf.TypeF32, 0} }
-	bias := func(name string, n int) spec { return spec{name, []int64{int64(n)}, gguf.TypeF32, 0.02} }
+	bias := func(name string, n int) spec { return spec{name, []int64{int64(n)}, gguf.TypeF32, scale} }
 	specs := []spec{w2("token_embd.weight", s.Hidden, s.Vocab), norm("output_norm.weight", s.Hidden)}
 	if !s.Tied {
 		specs = append(specs, w2("output.weight", s.Hidden, s.Vocab))

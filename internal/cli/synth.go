@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cogenesis/cogenesis/collab"
+	"github.com/cogenesis/cogenesis/internal/audit"
+	"github.com/cogenesis/cogenesis/internal/synth"
+	"github.com/cogenesis/cogenesis/openaiapi"
+)
+
+const synthUsage = `usage: cogen synth --llm URL|local:PATH --out FILE --portraits N --users-per-portrait M --tasks-per-user K
+       [--history H] [--db FILE] [--concurrency C] [--rps R] [--seed S] [--retries N]`
+
+// runSynth runs "cogen synth": the four-step synthesis of a context-aware
+// dataset, resumable from its job store.
+func runSynth(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("synth", flag.ContinueOnError)
+	var (
+		llmTarget = fs.String("llm", "", "cloud model: an OpenAI-protocol base URL (http://host:8000/v1) or local:PATH")
+		llmKind   = fs.String("llm-kind", "vllm", "cloud server software: openai, vllm, sglang, llamacpp, ollama")
+		llmModel  = fs.String("llm-model", "", "model name sent to the cloud")
+		out       = fs.String("out", "", "output file: a JSON array in the context-aware format")
+		dbPath    = fs.String("db", "", "job store; rerun with the same store to resume (default OUT.jobs.db)")
+		auditPath = fs.String("audit", "", "append every cloud request to this audit log (default OUT.audit.jsonl)")
+		portraits = fs.Int("portraits", 0, "number of group portraits")
+		users     = fs.Int("users-per-portrait", 0, "users per group portrait")
+		tasks     = fs.Int("tasks-per-user", 0, "records (writing tasks with texts) per user")
+		history   = fs.Int("history", 4, "extra tasks per user whose texts form the writing history")
+		conc      = fs.Int("concurrency", 2, "most jobs in flight at once")
+		rps       = fs.Float64("rps", 0, "most requests started per second (0: no limit)")
+		seed      = fs.Int64("seed", 0, "seed of themes and sampling")
+		retries   = fs.Int("retries", 3, "times an invalid answer is asked again before the job fails")
+		itemChars = fs.Int("item-chars", synth.DefaultLimits.ItemChars, "longest short field or list item, in characters")
+		textChars = fs.Int("text-chars", synth.DefaultLimits.TextChars, "longest text, in characters (a text needs a fifth of it)")
+		maxTokens = fs.Int("max-tokens", 0, "cap on max_tokens of every request (0: each step's default)")
+		threads   = fs.Int("threads", 0, "CPU threads of a local:PATH cloud (0: engine default)")
+		cacheDir  = fs.String("cache-dir", "", "model cache directory for hf:// references")
+	)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, synthUsage)
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usagef(synthUsage, "synth: unexpected argument %q", fs.Arg(0))
+	case *llmTarget == "":
+		return usagef(synthUsage, "synth: pass --llm URL or --llm local:PATH")
+	case *out == "":
+		return usagef(synthUsage, "synth: pass --out FILE")
+	case *portraits < 1 || *users < 1 || *tasks < 1:
+		return usagef(synthUsage, "synth: --portraits, --users-per-portrait and --tasks-per-user must be at least 1")
+	case *history < 1:
+		return usagef(synthUsage, "synth: --history must be at least 1 (a record needs a writing history)")
+	case *retries < 0 || *conc < 1 || *rps < 0:
+		return usagef(synthUsage, "synth: --retries, --concurrency and --rps must not be negative (--concurrency at least 1)")
+	}
+	if *dbPath == "" {
+		*dbPath = *out + ".jobs.db"
+	}
+	if *auditPath == "" {
+		*auditPath = *out + ".audit.jsonl"
+	}
+
+	url, kind, model := *llmTarget, openaiapi.Kind(*llmKind), *llmModel
+	if p, ok := strings.CutPrefix(url, "local:"); ok {
+		rp, err := resolveModel(ctx, p, *cacheDir, stderr)
+		if err != nil {
+			return err
+		}
+		lc, err := collab.StartLocalCloud(rp, 0, *threads, slog.Default().With("component", "cloud"))
+		if err != nil {
+			return err
+		}
+		defer lc.Close()
+		url, kind, model = lc.URL, openaiapi.KindVLLM, "local"
+	}
+	log, err := audit.Open(*auditPath)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	// The data is synthetic, so there is no vault to guard; every request
+	// is still recorded, and tagged with its job id.
+	client, err := openaiapi.New(openaiapi.Config{
+		BaseURL: url, Kind: kind, Model: model, Timeout: 5 * time.Minute,
+		HTTPClient: &http.Client{Transport: &synth.Transport{Base: &audit.Transport{Base: http.DefaultTransport, Log: log}}},
+		Logger:     slog.Default().With("component", "cloud"),
+	})
+	if err != nil {
+		return err
+	}
+	st, err := synth.OpenStore(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	rep, err := synth.Run(ctx, client, st, synth.Config{
+		Portraits: *portraits, UsersPerPortrait: *users, TasksPerUser: *tasks, History: *history, Seed: *seed,
+		Limits:      synth.Limits{ItemChars: *itemChars, TextChars: *textChars},
+		Concurrency: *conc, RPS: *rps, Retries: *retries, MaxTokens: *maxTokens, Model: model,
+		Progress: stderr, Logger: slog.Default(),
+	})
+	if errors.Is(err, synth.ErrConfigMismatch) {
+		return &UsageError{Err: err, Hint: "pass the parameters of the stored run, or a new --db"}
+	}
+	if err != nil {
+		return fmt.Errorf("synth (resume with the same --db %s): %w", *dbPath, err)
+	}
+	if err := synth.WriteFile(*out, rep.Records); err != nil {
+		return err
+	}
+	for _, f := range rep.Failures {
+		fmt.Fprintf(stdout, "failed %s: job %s: %s\n", f.TID, f.Job, f.Reason)
+	}
+	fmt.Fprintf(stdout, "usage: this run %d calls, %d prompt + %d completion tokens; all runs %d prompt + %d completion tokens\n",
+		rep.Calls, rep.PromptTokens, rep.CompletionTokens, rep.TotalPromptTokens, rep.TotalCompletionTokens)
+	fmt.Fprintf(stdout, "%s: %d records, %d failures\n", *out, len(rep.Records), len(rep.Failures))
+	return nil
+}
