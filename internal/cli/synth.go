@@ -44,6 +44,8 @@ func runSynth(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		maxTokens = fs.Int("max-tokens", 0, "cap on max_tokens of every request (0: each step's default)")
 		threads   = fs.Int("threads", 0, "CPU threads of a local:PATH cloud (0: engine default)")
 		cacheDir  = fs.String("cache-dir", "", "model cache directory for hf:// references")
+		priceIn   = fs.Float64("price-in", 0, "price of a million prompt tokens, for the cost line")
+		priceOut  = fs.Float64("price-out", 0, "price of a million completion tokens, for the cost line")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, synthUsage)
@@ -127,6 +129,11 @@ func runSynth(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "usage: this run %d calls, %d prompt + %d completion tokens; all runs %d prompt + %d completion tokens\n",
 		rep.Calls, rep.PromptTokens, rep.CompletionTokens, rep.TotalPromptTokens, rep.TotalCompletionTokens)
+	if *priceIn > 0 || *priceOut > 0 {
+		cost := func(in, out int64) float64 { return (float64(in)**priceIn + float64(out)**priceOut) / 1e6 }
+		fmt.Fprintf(stdout, "cost: this run %.4f, all runs %.4f (at %g and %g per million prompt and completion tokens)\n",
+			cost(rep.PromptTokens, rep.CompletionTokens), cost(rep.TotalPromptTokens, rep.TotalCompletionTokens), *priceIn, *priceOut)
+	}
 	fmt.Fprintf(stdout, "%s: %d records, %d failures\n", *out, len(rep.Records), len(rep.Failures))
 	return nil
 }

@@ -192,9 +192,12 @@ func TestSynthEndToEnd(t *testing.T) {
 
 	// A second run over the finished store makes no call.
 	n := len(log.calls())
-	stdout2, _, err := run(t, synthArgs(url, dir)...)
+	stdout2, _, err := run(t, append(synthArgs(url, dir), "--price-in", "2", "--price-out", "8")...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(stdout2, "cost: this run 0.0000, all runs ") || strings.Contains(stdout2, "all runs 0.0000") {
+		t.Errorf("cost line:\n%s", stdout2)
 	}
 	if len(log.calls()) != n || !strings.Contains(stdout2, "this run 0 calls") {
 		t.Errorf("rerun made %d calls", len(log.calls())-n)
