@@ -143,6 +143,19 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		}
 		generated = append(generated, tok)
 	}
+	// take draws the next token from P (the argmax when greedy), emits it
+	// and appends it to the local sequences.
+	take := func(P []float64) error {
+		y := fusion.Draw(P, smp.Float64())
+		if greedy {
+			y = fusion.Argmax(P)
+		}
+		emit(y)
+		if done || len(generated) >= o.MaxTokens {
+			return nil
+		}
+		return appendBoth(ctx, seq, proxy, y)
+	}
 	for !done && len(generated) < o.MaxTokens {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -169,15 +182,8 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 			if err != nil {
 				return res, err
 			}
-			y := fusion.Draw(P, smp.Float64())
-			if greedy {
-				y = fusion.Argmax(P)
-			}
-			emit(y)
-			if !done && len(generated) < o.MaxTokens {
-				if err := appendBoth(ctx, seq, proxy, y); err != nil {
-					return res, err
-				}
+			if err := take(P); err != nil {
+				return res, err
 			}
 			continue
 		}
@@ -318,15 +324,8 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 				if err != nil {
 					return res, err
 				}
-				y := fusion.Draw(P, smp.Float64())
-				if greedy {
-					y = fusion.Argmax(P)
-				}
-				emit(y)
-				if !done && len(generated) < o.MaxTokens {
-					if err := appendBoth(ctx, seq, proxy, y); err != nil {
-						return res, err
-					}
+				if err := take(P); err != nil {
+					return res, err
 				}
 			}
 			gamma = min(MaxGamma, gamma+1)

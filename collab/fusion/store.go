@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cogenesis/cogenesis/internal/atomicfile"
 	"github.com/cogenesis/cogenesis/llm"
 )
 
@@ -131,23 +132,7 @@ func WritePositions(path string, k int, ps []Position) error {
 		}
 		w(p.Features)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b.Bytes()); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, b.Bytes(), 0o600)
 }
 
 // ReadPositions reads a file that [WritePositions] wrote; k is its K.

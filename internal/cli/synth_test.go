@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -242,13 +243,16 @@ func TestSynthResumeAfterSIGKILL(t *testing.T) {
 	cmd, out := helperCmd(t, synthArgs(url, dir, "--concurrency", "1"))
 	var once sync.Once
 	killed := make(chan struct{})
+	// The process is published after Start returns, for the handler
+	// goroutines that kill it.
+	var proc atomic.Pointer[os.Process]
 	log.mu.Lock()
 	log.arrive = func(job string, completed int) bool {
 		if completed < killAfter {
 			return true
 		}
 		once.Do(func() {
-			if err := cmd.Process.Kill(); err != nil { // SIGKILL
+			if err := proc.Load().Kill(); err != nil { // SIGKILL
 				t.Errorf("kill: %v", err)
 			}
 			close(killed)
@@ -259,6 +263,7 @@ func TestSynthResumeAfterSIGKILL(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	proc.Store(cmd.Process)
 	err := cmd.Wait()
 	select {
 	case <-killed:

@@ -1,14 +1,14 @@
 package dataset
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/cogenesis/cogenesis/internal/atomicfile"
 )
 
 // Length bounds and history budget of the LaMP processing (paper Appendix
@@ -310,32 +310,5 @@ func WriteRecords(path string, recs []Record) error {
 	if recs == nil {
 		recs = []Record{}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(recs); err != nil {
-		return fmt.Errorf("encode records for %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write records: %w", err)
-	}
-	// After a successful rename there is nothing left to remove.
-	defer func() { _ = os.Remove(tmp.Name()) }()
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		_ = tmp.Close() // the write error is the one to report
-		return fmt.Errorf("write records %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		_ = tmp.Close() // the chmod error is the one to report
-		return fmt.Errorf("write records %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write records %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write records: %w", err)
-	}
-	return nil
+	return atomicfile.WriteJSON(path, recs, 0o644)
 }
