@@ -7,30 +7,12 @@ import (
 	"strconv"
 
 	"github.com/cogenesis/cogenesis/internal/atomicfile"
+	"github.com/cogenesis/cogenesis/internal/dataset"
 )
 
 // Record is one record of the paper's context-aware format
-// (context_dev.json), in its field order.
-type Record struct {
-	TID               string        `json:"tid"`
-	Conversations     []Turn        `json:"conversations"`
-	Profile           []HistoryItem `json:"profile"`
-	AdditionalProfile string        `json:"additional_profile"`
-	AdditionalTasks   []string      `json:"additional_tasks"`
-}
-
-// Turn is one conversation turn.
-type Turn struct {
-	From  string `json:"from"`
-	Value string `json:"value"`
-}
-
-// HistoryItem is one item of a user's writing history.
-type HistoryItem struct {
-	Title string `json:"title"`
-	Text  string `json:"text"`
-	ID    string `json:"id"`
-}
+// (context_dev.json), the one internal/dataset reads and validates.
+type Record = dataset.Record
 
 // assemble builds the records from the store: for user u of portrait p,
 // record k ("p_u_k") is task History+k with its text; the texts of the
@@ -98,7 +80,7 @@ func assemble(ctx context.Context, st *Store, cfg Config) (*Report, error) {
 				fail(failed, reason)
 				continue
 			}
-			var history []HistoryItem
+			var history []dataset.ProfileItem
 			for i := range cfg.History {
 				k := Key{Step: StepText, Portrait: p, User: u, Task: i}
 				var t Text
@@ -107,7 +89,7 @@ func assemble(ctx context.Context, st *Store, cfg Config) (*Report, error) {
 					return nil, err
 				}
 				if r == "" {
-					history = append(history, HistoryItem{Title: tl.Tasks[i].String(), Text: t.Text, ID: strconv.Itoa(i)})
+					history = append(history, dataset.ProfileItem{Title: tl.Tasks[i].String(), Text: t.Text, ID: strconv.Itoa(i)})
 				}
 			}
 			if len(history) == 0 {
@@ -135,7 +117,7 @@ func assemble(ctx context.Context, st *Store, cfg Config) (*Report, error) {
 				}
 				rep.Records = append(rep.Records, Record{
 					TID: tid(p, u, t),
-					Conversations: []Turn{
+					Conversations: []dataset.Turn{
 						{From: "user", Value: tl.Tasks[i].String()},
 						{From: "assistant", Value: text.Text},
 					},
