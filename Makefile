@@ -45,7 +45,8 @@ node-deps:
 		[ -d .cache/node/node_modules/openai ] || npm install --silent --no-audit --no-fund --prefix .cache/node $(NPM_OPENAI) >/dev/null; \
 	else echo "node-deps: npm not found; the Node client test will skip" >&2; fi
 
-test: deps node-deps
+test: node-deps
+	@./build/deps.sh test
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) build ./...
 	$(GO) test $(TEST_FLAGS) ./...

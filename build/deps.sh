@@ -3,6 +3,10 @@
 # two header packages the github.com/ollama/ollama module zip lacks
 # (nlohmann/json and stb_image). The third missing header, miniaudio.h, is
 # the project's own stand-in in build/include.
+#
+# "deps.sh test" also wants Chromium, which the web UI's browser test
+# drives; without root it only says how to install it (that test then
+# skips).
 set -euo pipefail
 
 missing=()
@@ -12,17 +16,33 @@ command -v g++ >/dev/null || missing+=(g++)
 [ -f /usr/include/stb/stb_image.h ] || missing+=(libstb-dev)
 command -v go >/dev/null || { echo "deps: Go is not installed (need Go 1.26 or newer): https://go.dev/dl/" >&2; exit 1; }
 
-if [ ${#missing[@]} -eq 0 ]; then
-	exit 0
+# browser installs Chromium for the browser test, as root; it never fails
+# the build: without it that one test skips.
+browser() {
+	command -v chromium >/dev/null || command -v chromium-browser >/dev/null && return 0
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+		echo "deps: installing chromium (for the web UI's browser test)" >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 ||
+			{ apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; } ||
+			echo "deps: could not install chromium; the browser test will skip" >&2
+	else
+		echo "deps: chromium not found; the browser test will skip (install: sudo apt-get install -y chromium)" >&2
+	fi
+}
+
+if [ ${#missing[@]} -gt 0 ]; then
+	cmd="apt-get update && apt-get install -y ${missing[*]}"
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+		echo "deps: installing ${missing[*]}" >&2
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq >/dev/null
+		apt-get install -y -qq "${missing[@]}" >/dev/null
+	else
+		echo "deps: missing ${missing[*]}; install them with:" >&2
+		echo "  sudo sh -c '$cmd'" >&2
+		exit 1
+	fi
 fi
-cmd="apt-get update && apt-get install -y ${missing[*]}"
-if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-	echo "deps: installing ${missing[*]}" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >/dev/null
-	apt-get install -y -qq "${missing[@]}" >/dev/null
-else
-	echo "deps: missing ${missing[*]}; install them with:" >&2
-	echo "  sudo sh -c '$cmd'" >&2
-	exit 1
+if [ "${1:-}" = test ]; then
+	browser
 fi

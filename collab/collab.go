@@ -157,6 +157,13 @@ type Options struct {
 	CloudMaxTokens int
 	// Trace, when set, records the logit-fusion steps.
 	Trace bool
+	// OnToken, when set, is called with each piece of the final text as
+	// it is produced, in order, from the goroutine that called Run: token
+	// by token for the strategies where the local model writes (slm,
+	// sketch, sketch-full, logits, speculative), and once with the whole
+	// answer for llm and llm-context. Joined, the pieces of a successful
+	// run are Result.Text. A run that fails may have emitted some pieces.
+	OnToken func(Piece)
 }
 
 // Result is the output of one run.
@@ -237,6 +244,7 @@ func (r *Runner) Run(ctx context.Context, task Task, o Options) (Result, error) 
 	case LLM:
 		text, err := r.Cloud.Chat(ctx, privacy.PublicConst(systemWithout), public, r.cloudChat(o))
 		res.Text, res.CloudCalls = text, 1
+		cloudPiece(o, text, err)
 		return res, err
 	case LLMContext:
 		sys := privacy.PublicConst(systemWithContext)
@@ -246,6 +254,7 @@ func (r *Runner) Run(ctx context.Context, task Task, o Options) (Result, error) 
 		user := privacy.DeclassifyForBaseline(privacy.NewPrivate(private))
 		text, err := r.Cloud.Chat(ctx, sys, user, r.cloudChat(o))
 		res.Text, res.CloudCalls = text, 1
+		cloudPiece(o, text, err)
 		return res, err
 	case SLM:
 		return r.local(ctx, res, sysCtx, private, o)
@@ -257,6 +266,25 @@ func (r *Runner) Run(ctx context.Context, task Task, o Options) (Result, error) 
 		return r.speculative(ctx, res, public, sysCtx, private, o)
 	}
 	return res, fmt.Errorf("strategy %q: unknown", o.Strategy)
+}
+
+// cloudPiece hands the cloud's whole answer to o.OnToken.
+func cloudPiece(o Options, text string, err error) {
+	if o.OnToken != nil && err == nil && text != "" {
+		o.OnToken(Piece{Text: text, W: 0, Consulted: true})
+	}
+}
+
+// localYield returns the generation callback that streams the local
+// model's visible text to st (nil without a streamer).
+func localYield(st *streamer) func(llamacpp.Token) error {
+	if st == nil {
+		return nil
+	}
+	return func(t llamacpp.Token) error {
+		st.text(Piece{Text: t.Text, W: 1})
+		return nil
+	}
 }
 
 func (r *Runner) cloudChat(o Options) ChatOptions {
@@ -279,7 +307,9 @@ func (r *Runner) local(ctx context.Context, res Result, system, user string, o O
 	if err != nil {
 		return res, err
 	}
-	out, err := seq.Generate(ctx, nil, llamacpp.GenerateOptions{Sample: o.Sample, MaxTokens: o.MaxTokens}, nil)
+	st := newStreamer(o.OnToken)
+	out, err := seq.Generate(ctx, nil, llamacpp.GenerateOptions{Sample: o.Sample, MaxTokens: o.MaxTokens}, localYield(st))
+	st.flush()
 	release(err == nil)
 	res.Text = strings.TrimSpace(out.Text)
 	res.Usage = llm.Usage{PromptTokens: len(prompt), CompletionTokens: len(out.Tokens), TotalTokens: len(prompt) + len(out.Tokens)}
@@ -348,7 +378,9 @@ func (r *Runner) sketch(ctx context.Context, res Result, task Task, public priva
 	if err := seq.Truncate(ctx, n); err != nil {
 		return res, err
 	}
-	out, err := seq.Generate(ctx, prompt[n:], llamacpp.GenerateOptions{Sample: o.Sample, MaxTokens: o.MaxTokens}, nil)
+	st := newStreamer(o.OnToken)
+	out, err := seq.Generate(ctx, prompt[n:], llamacpp.GenerateOptions{Sample: o.Sample, MaxTokens: o.MaxTokens}, localYield(st))
+	st.flush()
 	ok = err == nil
 	res.Text = strings.TrimSpace(out.Text)
 	res.Usage = llm.Usage{PromptTokens: len(prompt), CompletionTokens: len(out.Tokens), TotalTokens: len(prompt) + len(out.Tokens)}

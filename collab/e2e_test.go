@@ -300,3 +300,50 @@ func TestLeakAwareStop(t *testing.T) {
 		t.Errorf("%d cloud calls with the stop, %d without", res.CloudCalls, base.CloudCalls)
 	}
 }
+
+// TestOnTokenStreamsResultText runs every strategy greedily with a
+// streaming callback and checks that the pieces join to Result.Text and
+// carry weights in [0, 1].
+func TestOnTokenStreamsResultText(t *testing.T) {
+	recs := devRecords(t)
+	e := setup(t, "")
+	rec := recs[1]
+	r := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: privacy.NewGuard(rec.Vault), AllowPrivateEgress: true}
+	for _, st := range collab.Strategies {
+		t.Run(string(st), func(t *testing.T) {
+			var pieces []collab.Piece
+			res, err := r.Run(t.Context(), collab.TaskFromRecord(rec), collab.Options{
+				Strategy: st, MaxTokens: 24, CloudMaxTokens: 8, IgnoreEOG: true,
+				OnToken: func(p collab.Piece) { pieces = append(pieces, p) },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for _, p := range pieces {
+				b.WriteString(p.Text)
+				if p.W < 0 || p.W > 1 {
+					t.Errorf("piece %q: weight %v outside [0, 1]", p.Text, p.W)
+				}
+			}
+			if b.String() != res.Text {
+				t.Errorf("pieces join to %q, Result.Text is %q", b.String(), res.Text)
+			}
+			if res.Text != "" && len(pieces) == 0 {
+				t.Errorf("no pieces for %q", res.Text)
+			}
+			switch st {
+			case collab.SLM, collab.Sketch, collab.SketchFull:
+				for _, p := range pieces {
+					if p.W != 1 || p.Consulted {
+						t.Errorf("%s piece %q: W %v consulted %v, want 1 false", st, p.Text, p.W, p.Consulted)
+					}
+				}
+			case collab.Logits, collab.Speculative:
+				if len(pieces) > 0 && !pieces[0].Consulted {
+					t.Errorf("%s: first piece did not consult the cloud", st)
+				}
+			}
+		})
+	}
+}

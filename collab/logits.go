@@ -47,6 +47,8 @@ func (r *Runner) logits(ctx context.Context, res Result, public privacy.Public, 
 	var q, pl, pc []float64
 	var generated []int32
 	stopped := false
+	st := newStreamer(o.OnToken)
+	var piece []byte
 	for k := 0; k < o.MaxTokens; k++ {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -111,12 +113,17 @@ func (r *Runner) logits(ctx context.Context, res Result, public privacy.Public, 
 			tr.CloudCalls = res.CloudCalls
 		}
 		generated = append(generated, tok)
+		if st != nil {
+			piece = r.SLM.AppendPiece(piece[:0], tok)
+			st.bytes(piece, step.W, step.Consulted)
+		}
 		if k+1 < o.MaxTokens {
 			if err := seq.Append(ctx, []int32{tok}); err != nil {
 				return res, err
 			}
 		}
 	}
+	st.flush()
 	res.Text = strings.TrimSpace(r.SLM.Detokenize(generated))
 	res.Tokens = generated
 	ok = true

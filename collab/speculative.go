@@ -118,6 +118,7 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		pl, pc         []float64
 		ppl            []float64 // the stand-in's completed distribution
 		ptop           []llm.TopLogprob
+		ws             []float64 // the small model's weight at each draft position
 		stopped        bool
 		done           bool
 		// perToken counts fall-back per-token steps still to take; cost
@@ -125,23 +126,39 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		perToken int
 		cost     specCost
 	)
-	// fused returns the sampling distribution P = shape(fuse(q, p_l)).
+	// fused returns the sampling distribution P = shape(fuse(q, p_l));
+	// lastW is its small-model weight, for the stream.
 	wt := newWeigher(o)
+	st := newStreamer(o.OnToken)
+	var lastW float64
 	fused := func(q []float64, top []llm.TopLogprob, step int) ([]float64, error) {
 		var err error
 		if pl, err = fusion.Complete(pl, q, top); err != nil {
 			return nil, err
 		}
-		pc = fusion.Fuse(pc, q, pl, o.Fusion, wt.weight(q, pl, top, step))
+		w := wt.weight(q, pl, top, step)
+		pc = fusion.Fuse(pc, q, pl, o.Fusion, w)
+		lastW = w
+		if o.Fusion == fusion.Max && st != nil {
+			lastW = maxWeight(q, pl)
+		}
 		shape.Transform(pc)
 		return pc, nil
 	}
-	emit := func(tok int32) {
+	var piece []byte
+	// emit ends the output at an end-of-generation token or appends tok
+	// to it; w is the small model's weight in tok's distribution (1 when
+	// the cloud was not consulted).
+	emit := func(tok int32, w float64) {
 		if r.SLM.IsEOG(tok) && !o.IgnoreEOG {
 			done = true
 			return
 		}
 		generated = append(generated, tok)
+		if st != nil {
+			piece = r.SLM.AppendPiece(piece[:0], tok)
+			st.bytes(piece, w, !stopped)
+		}
 	}
 	// take draws the next token from P (the argmax when greedy), emits it
 	// and appends it to the local sequences.
@@ -150,7 +167,7 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		if greedy {
 			y = fusion.Argmax(P)
 		}
-		emit(y)
+		emit(y, lastW)
 		if done || len(generated) >= o.MaxTokens {
 			return nil
 		}
@@ -239,7 +256,7 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 			// The cloud is no longer consulted: the draft came from the
 			// local model's own distribution, which is then the output's.
 			for _, x := range draft {
-				emit(x)
+				emit(x, 1)
 			}
 			continue
 		}
@@ -269,11 +286,13 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		L := cloudPrompt.Len() + len(generated)
 		accepted := 0
 		var repl int32 = -1
+		ws = ws[:0]
 		for i, x := range draft {
 			P, err := fused(qs[i], scored[L+i-1].Top, len(generated)+i)
 			if err != nil {
 				return res, err
 			}
+			ws = append(ws, lastW)
 			if dss[i] != nil {
 				const a = 0.3
 				matchQ = (1-a)*matchQ + a*overlap(dqs[i], P)
@@ -301,8 +320,8 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		}
 		stats.Accepted += accepted
 		useStandIn = matchS >= matchQ
-		for _, x := range draft[:accepted] {
-			emit(x)
+		for i, x := range draft[:accepted] {
+			emit(x, ws[i])
 		}
 		switch {
 		case done:
@@ -310,7 +329,7 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 			if err := truncateBoth(ctx, seq, proxy, base+accepted, pbase+accepted); err != nil {
 				return res, err
 			}
-			emit(repl)
+			emit(repl, ws[accepted])
 			if !done && len(generated) < o.MaxTokens {
 				if err := appendBoth(ctx, seq, proxy, repl); err != nil {
 					return res, err
@@ -334,6 +353,7 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		cost.perBlock.add(float64(len(generated) - blockStart))
 		perToken = cost.fallback()
 	}
+	st.flush()
 	res.Text = strings.TrimSpace(r.SLM.Detokenize(generated))
 	res.Tokens = generated
 	res.Spec = &stats

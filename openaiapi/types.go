@@ -50,6 +50,14 @@ type ChatCompletionRequest struct {
 	Stop                Stop            `json:"stop,omitempty"`
 	ResponseFormat      *ResponseFormat `json:"response_format,omitempty"`
 	User                string          `json:"user,omitempty"`
+	// GuidedGrammar (vLLM extra_body) constrains the output to a grammar:
+	// a GBNF grammar for cogen cloud and vLLM's xgrammar back end.
+	GuidedGrammar string `json:"guided_grammar,omitempty"`
+	// GuidedRegex (vLLM extra_body) constrains the whole output to match a
+	// regular expression.
+	GuidedRegex string `json:"guided_regex,omitempty"`
+	// Grammar is the llama.cpp server's name for a GBNF grammar.
+	Grammar string `json:"grammar,omitempty"`
 }
 
 // StreamOptions configures a streaming response.
@@ -293,6 +301,11 @@ type CompletionRequest struct {
 	// [CompletionLogprobs] read "token_id:<id>", so that token ids survive
 	// the legacy logprobs shape.
 	ReturnTokensAsTokenIDs bool `json:"return_tokens_as_token_ids,omitempty"`
+	// GuidedGrammar, GuidedRegex and Grammar constrain the output as in
+	// [ChatCompletionRequest].
+	GuidedGrammar string `json:"guided_grammar,omitempty"`
+	GuidedRegex   string `json:"guided_regex,omitempty"`
+	Grammar       string `json:"grammar,omitempty"`
 }
 
 // Prompt is the prompt of a [CompletionRequest]: one of a string, a list of

@@ -91,6 +91,11 @@ type Record struct {
 	Host     string    `json:"host"`
 	Method   string    `json:"method"`
 	Path     string    `json:"path"`
+	// User and Request name the vault user and the gateway request
+	// (cogen serve) that caused the request; empty elsewhere. Both are
+	// ids, never text.
+	User    string `json:"user,omitempty"`
+	Request string `json:"request,omitempty"`
 	// SHA256 is the hex sha256 of the request body, Bytes its length.
 	SHA256 string `json:"sha256"`
 	Bytes  int    `json:"bytes"`
@@ -323,10 +328,11 @@ func Open(path string) (*Log, error) {
 func (l *Log) Path() string { return l.path }
 
 // Append completes rec and writes it as the next record: it sets Seq, Prev
-// and Hash, Time (to now, when zero; always in UTC) and Strategy (from ctx,
-// when empty), and SHA256 and Bytes from Body unless Body is empty and
-// SHA256 is set (a blocked request, recorded without its body). It
-// returns the record as written. The write is a single call, so concurrent
+// and Hash, Time (to now, when zero; always in UTC), Strategy (from ctx,
+// when empty), User and Request (from ctx, when both are empty), and
+// SHA256 and Bytes from Body unless Body is empty and SHA256 is set (a
+// blocked request, recorded without its body). It returns the record as
+// written. The write is a single call, so concurrent
 // Appends never interleave.
 func (l *Log) Append(ctx context.Context, rec Record) (Record, error) {
 	switch rec.Verdict {
@@ -336,6 +342,9 @@ func (l *Log) Append(ctx context.Context, rec Record) (Record, error) {
 	}
 	if rec.Strategy == "" {
 		rec.Strategy = StrategyFrom(ctx)
+	}
+	if rec.User == "" && rec.Request == "" {
+		rec.User, rec.Request = OriginFrom(ctx)
 	}
 	if rec.Rules == nil {
 		rec.Rules = []string{}
@@ -458,6 +467,23 @@ type strategyKey struct{}
 // strategy name.
 func WithStrategy(ctx context.Context, name string) context.Context {
 	return context.WithValue(ctx, strategyKey{}, name)
+}
+
+type originKey struct{}
+
+type origin struct{ user, request string }
+
+// WithOrigin returns a context whose requests are recorded with the vault
+// user and the gateway request id that caused them.
+func WithOrigin(ctx context.Context, user, request string) context.Context {
+	return context.WithValue(ctx, originKey{}, origin{user, request})
+}
+
+// OriginFrom returns the user and request ids [WithOrigin] stored in ctx,
+// or empty strings.
+func OriginFrom(ctx context.Context) (user, request string) {
+	o, _ := ctx.Value(originKey{}).(origin)
+	return o.user, o.request
 }
 
 // StrategyFrom returns the strategy name [WithStrategy] stored in ctx, or

@@ -466,3 +466,44 @@ func FuzzVerifyTamper(f *testing.F) {
 		}
 	})
 }
+
+// TestOriginRecordedAndChained checks that the user and request ids of
+// the context are recorded, covered by the hash chain, and left out of
+// records made without them (so older logs keep verifying).
+func TestOriginRecordedAndChained(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := WithOrigin(WithStrategy(t.Context(), "sketch"), "3_7_4", "req-1")
+	if _, err := l.Append(ctx, Record{Host: "h", Body: "{}", Verdict: VerdictAllow}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(t.Context(), Record{Host: "h", Body: "{}", Verdict: VerdictAllow}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	recs, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs[0].User != "3_7_4" || recs[0].Request != "req-1" || recs[1].User != "" || recs[1].Request != "" {
+		t.Errorf("origins %q/%q and %q/%q", recs[0].User, recs[0].Request, recs[1].User, recs[1].Request)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(raw, []byte("\n"))
+	if bytes.Contains(lines[1], []byte(`"user"`)) {
+		t.Errorf("a record without origin encodes a user field: %s", lines[1])
+	}
+	edited := bytes.Replace(raw, []byte(`"user":"3_7_4"`), []byte(`"user":"3_7_5"`), 1)
+	if _, err := Verify(bytes.NewReader(edited)); !errors.Is(err, ErrChainBroken) {
+		t.Errorf("editing the user id: Verify = %v, want a broken chain", err)
+	}
+	if u, r := OriginFrom(t.Context()); u != "" || r != "" {
+		t.Errorf("OriginFrom(plain) = %q, %q", u, r)
+	}
+}

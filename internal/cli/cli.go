@@ -45,7 +45,10 @@ Commands:
   data         validate, describe (Table 5) and convert datasets (validate, stats, lamp)
   fusion       CombModel: extract teacher-forced positions, train, evaluate
   synth        synthesize a context-aware dataset with a cloud model (resumable)
+  eval         evaluate strategies: judge, pairwise, BLEU/ROUGE-L, the paper's tables and figures
   cloud        serve a model over the OpenAI protocol, shaped like vLLM
+  serve        the gateway: strategies over the OpenAI protocol, the vault API and a web UI
+  vault        the on-device vault of users' private context (import, list, export, token)
   testmodel    write a random-weight GGUF test model
 
 Run "cogen COMMAND -h" for a command's flags.`
@@ -128,12 +131,18 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("usage: cogen bench engine|collab ...", "unknown bench subcommand")
 	case "cloud":
 		return runCloud(ctx, rest, stdout, stderr)
+	case "serve":
+		return runServe(ctx, rest, stdout, stderr)
+	case "vault":
+		return runVault(ctx, rest, stdout, stderr)
 	case "audit":
 		return runAudit(ctx, rest, stdout, stderr)
 	case "data":
 		return runData(ctx, rest, stdout, stderr)
 	case "fusion":
 		return runFusion(ctx, rest, stdout, stderr)
+	case "eval":
+		return runEval(ctx, rest, stdout, stderr)
 	case "synth":
 		return runSynth(ctx, rest, stdout, stderr)
 	case "testmodel":

@@ -53,14 +53,26 @@ func runCloud(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)
 	}
+	handler := (&cloud.Server{Model: m, Name: *name, Latency: *latency, Created: time.Now(), Logger: slog.Default()}).Handler()
+	fmt.Fprintf(stdout, "cogen cloud: serving %s as %q on http://%s/v1 (%d parallel)\n", path, *name, ln.Addr(), opts.Parallel)
+	if err := serveHTTP(ctx, ln, handler); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "cogen cloud: stopped")
+	return nil
+}
+
+// serveHTTP serves handler on ln until ctx ends, then shuts down
+// gracefully: the requests in flight finish (for at most 30 s).
+func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler) error {
 	srv := &http.Server{
-		Handler:           (&cloud.Server{Model: m, Name: *name, Latency: *latency, Created: time.Now(), Logger: slog.Default()}).Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      30 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 	}
-	fmt.Fprintf(stdout, "cogen cloud: serving %s as %q on http://%s/v1 (%d parallel)\n", path, *name, ln.Addr(), opts.Parallel)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -68,7 +80,6 @@ func runCloud(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	case <-ctx.Done():
 	}
-	// Graceful shutdown: finish the requests in flight.
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
@@ -77,6 +88,5 @@ func runCloud(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	fmt.Fprintln(stdout, "cogen cloud: stopped")
 	return nil
 }

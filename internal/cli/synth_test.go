@@ -15,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -241,38 +239,17 @@ func TestSynthResumeAfterSIGKILL(t *testing.T) {
 	// killAfter completed calls, and that request goes unanswered.
 	const killAfter = 14
 	cmd, out := helperCmd(t, synthArgs(url, dir, "--concurrency", "1"))
-	var once sync.Once
-	killed := make(chan struct{})
-	// The process is published after Start returns, for the handler
-	// goroutines that kill it.
-	var proc atomic.Pointer[os.Process]
+	k := newSigkill(t)
 	log.mu.Lock()
 	log.arrive = func(job string, completed int) bool {
 		if completed < killAfter {
 			return true
 		}
-		once.Do(func() {
-			if err := proc.Load().Kill(); err != nil { // SIGKILL
-				t.Errorf("kill: %v", err)
-			}
-			close(killed)
-		})
+		k.kill()
 		return false
 	}
 	log.mu.Unlock()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	proc.Store(cmd.Process)
-	err := cmd.Wait()
-	select {
-	case <-killed:
-	default:
-		t.Fatalf("the run ended before the kill: %v\n%s", err, out)
-	}
-	if ee, ok := errors.AsType[*exec.ExitError](err); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("first run: %v, want killed by SIGKILL\n%s", err, out)
-	}
+	k.run(cmd, out)
 	if _, err := os.Stat(filepath.Join(dir, "out.json")); err == nil {
 		t.Fatal("the killed run wrote its output")
 	}

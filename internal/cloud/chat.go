@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
+	"github.com/cogenesis/cogenesis/internal/httpapi"
 	"github.com/cogenesis/cogenesis/llm"
 	"github.com/cogenesis/cogenesis/openaiapi"
 )
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	var req openaiapi.ChatCompletionRequest
-	if err := decode(r, &req); err != nil {
+	if err := httpapi.Decode(r, &req); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -28,14 +29,14 @@ func (s *Server) runChat(w http.ResponseWriter, r *http.Request, req *openaiapi.
 		return err
 	}
 	if len(req.Messages) == 0 {
-		return badRequest("messages: at least one message is required")
+		return httpapi.BadRequest("messages: at least one message is required")
 	}
 	msgs := make([]llm.Message, len(req.Messages))
 	for i, m := range req.Messages {
 		switch m.Role {
 		case llm.RoleSystem, llm.RoleUser, llm.RoleAssistant:
 		default:
-			return badRequest("messages[%d].role %q: want system, user or assistant", i, m.Role)
+			return httpapi.BadRequest("messages[%d].role %q: want system, user or assistant", i, m.Role)
 		}
 		msgs[i] = m.Message()
 	}
@@ -46,8 +47,11 @@ func (s *Server) runChat(w http.ResponseWriter, r *http.Request, req *openaiapi.
 	if err != nil {
 		return err
 	}
-	gram, err := grammarFor(req.ResponseFormat)
+	gram, err := constraintFor(req.ResponseFormat, req.GuidedGrammar, req.GuidedRegex, req.Grammar)
 	if err != nil {
+		return err
+	}
+	if err := s.checkGrammar(gram); err != nil {
 		return err
 	}
 	text, err := s.Model.RenderChat(msgs, true)
@@ -87,7 +91,7 @@ func (s *Server) runChat(w http.ResponseWriter, r *http.Request, req *openaiapi.
 	if opts.Logprobs {
 		opts.TopLogprobs = req.TopLogprobs
 	}
-	id, created := newID("chatcmpl-"), time.Now().Unix()
+	id, created := httpapi.NewID("chatcmpl-"), time.Now().Unix()
 	if !req.Stream {
 		var lps []openaiapi.ChatTokenLogprob
 		res, err := s.generate(ctx, seq, nil, len(prompt), opts, maxNew, func(t llamacpp.Token) error {
@@ -107,21 +111,21 @@ func (s *Server) runChat(w http.ResponseWriter, r *http.Request, req *openaiapi.
 		if opts.Logprobs {
 			choice.Logprobs = &openaiapi.ChatLogprobs{Content: lps}
 		}
-		writeJSON(w, openaiapi.ChatCompletionResponse{
+		httpapi.WriteJSON(w, http.StatusOK, openaiapi.ChatCompletionResponse{
 			ID: id, Object: "chat.completion", Created: created, Model: s.Name,
 			Choices: []openaiapi.ChatChoice{choice}, Usage: &res.Usage,
 		})
 		return nil
 	}
 
-	ev := startSSE(w)
+	ev := httpapi.StartSSE(w)
 	chunk := func(d openaiapi.ChatDelta, lp *openaiapi.ChatLogprobs, fin string) openaiapi.ChatCompletionChunk {
 		return openaiapi.ChatCompletionChunk{
 			ID: id, Object: "chat.completion.chunk", Created: created, Model: s.Name,
 			Choices: []openaiapi.ChatChunkChoice{{Delta: d, Logprobs: lp, FinishReason: openaiapi.FinishReason(fin)}},
 		}
 	}
-	if err := ev.send(chunk(openaiapi.ChatDelta{Role: llm.RoleAssistant}, nil, "")); err != nil {
+	if err := ev.Send(chunk(openaiapi.ChatDelta{Role: llm.RoleAssistant}, nil, "")); err != nil {
 		return nil
 	}
 	res, err := s.generate(ctx, seq, nil, len(prompt), opts, maxNew, func(t llamacpp.Token) error {
@@ -132,23 +136,23 @@ func (s *Server) runChat(w http.ResponseWriter, r *http.Request, req *openaiapi.
 		if t.Text == "" && lp == nil {
 			return nil
 		}
-		return ev.send(chunk(openaiapi.ChatDelta{Content: t.Text}, lp, ""))
+		return ev.Send(chunk(openaiapi.ChatDelta{Content: t.Text}, lp, ""))
 	})
 	if err != nil {
-		ev.fail(err)
+		failSSE(ev, err)
 		return nil
 	}
 	ok = true
-	if err := ev.send(chunk(openaiapi.ChatDelta{}, nil, res.FinishReason)); err != nil {
+	if err := ev.Send(chunk(openaiapi.ChatDelta{}, nil, res.FinishReason)); err != nil {
 		return nil
 	}
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
-		_ = ev.send(openaiapi.ChatCompletionChunk{
+		_ = ev.Send(openaiapi.ChatCompletionChunk{
 			ID: id, Object: "chat.completion.chunk", Created: created, Model: s.Name,
 			Choices: []openaiapi.ChatChunkChoice{}, Usage: &res.Usage,
 		})
 	}
-	ev.done()
+	ev.Done()
 	return nil
 }
 

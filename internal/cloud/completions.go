@@ -5,13 +5,14 @@ import (
 	"time"
 
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
+	"github.com/cogenesis/cogenesis/internal/httpapi"
 	"github.com/cogenesis/cogenesis/llm"
 	"github.com/cogenesis/cogenesis/openaiapi"
 )
 
 func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	var req openaiapi.CompletionRequest
-	if err := decode(r, &req); err != nil {
+	if err := httpapi.Decode(r, &req); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -31,12 +32,12 @@ func (s *Server) promptTokens(p openaiapi.Prompt) ([]int32, error) {
 		return p.Tokens, nil
 	case p.TokenBatch != nil:
 		if len(p.TokenBatch) != 1 {
-			return nil, badRequest("prompt: %d token lists; send one prompt per request", len(p.TokenBatch))
+			return nil, httpapi.BadRequest("prompt: %d token lists; send one prompt per request", len(p.TokenBatch))
 		}
 		return s.promptTokens(openaiapi.Prompt{Tokens: p.TokenBatch[0]})
 	case p.Texts != nil:
 		if len(p.Texts) != 1 {
-			return nil, badRequest("prompt: %d strings; send one prompt per request", len(p.Texts))
+			return nil, httpapi.BadRequest("prompt: %d strings; send one prompt per request", len(p.Texts))
 		}
 		return s.promptTokens(openaiapi.Prompt{Text: p.Texts[0]})
 	}
@@ -54,7 +55,7 @@ func (s *Server) runCompletion(w http.ResponseWriter, r *http.Request, req *open
 		return err
 	}
 	if len(prompt) == 0 {
-		return badRequest("prompt: empty")
+		return httpapi.BadRequest("prompt: empty")
 	}
 	lpK := -1 // no logprobs
 	if req.Logprobs != nil {
@@ -74,6 +75,13 @@ func (s *Server) runCompletion(w http.ResponseWriter, r *http.Request, req *open
 	}
 	params, err := samplingParams(req.Temperature, req.TopP, req.Seed)
 	if err != nil {
+		return err
+	}
+	gram, err := constraintFor(nil, req.GuidedGrammar, req.GuidedRegex, req.Grammar)
+	if err != nil {
+		return err
+	}
+	if err := s.checkGrammar(gram); err != nil {
 		return err
 	}
 	maxNew, err := s.maxNew(req.MaxTokens, defaultCompletionMaxTokens, len(prompt))
@@ -135,8 +143,8 @@ func (s *Server) runCompletion(w http.ResponseWriter, r *http.Request, req *open
 	if plK >= 0 {
 		promptLP = s.promptLogprobs(scored, plK)
 	}
-	opts := llamacpp.GenerateOptions{Sample: params, Stop: req.Stop, Logprobs: lpK >= 0, TopLogprobs: max(lpK, 0)}
-	id, created := newID("cmpl-"), time.Now().Unix()
+	opts := llamacpp.GenerateOptions{Sample: params, Stop: req.Stop, Grammar: gram, Logprobs: lpK >= 0, TopLogprobs: max(lpK, 0)}
+	id, created := httpapi.NewID("cmpl-"), time.Now().Unix()
 
 	if !req.Stream {
 		res, err := s.generate(ctx, seq, nil, len(prompt), opts, maxNew, func(t llamacpp.Token) error {
@@ -154,20 +162,20 @@ func (s *Server) runCompletion(w http.ResponseWriter, r *http.Request, req *open
 		if lpK >= 0 {
 			choice.Logprobs = lp
 		}
-		writeJSON(w, openaiapi.CompletionResponse{
+		httpapi.WriteJSON(w, http.StatusOK, openaiapi.CompletionResponse{
 			ID: id, Object: "text_completion", Created: created, Model: s.Name,
 			Choices: []openaiapi.CompletionChoice{choice}, Usage: &res.Usage,
 		})
 		return nil
 	}
 
-	ev := startSSE(w)
+	ev := httpapi.StartSSE(w)
 	send := func(text string, fin string, withLP bool, pl openaiapi.PromptLogprobs) error {
 		c := openaiapi.CompletionChoice{Text: text, FinishReason: openaiapi.FinishReason(fin), PromptLogprobs: pl}
 		if withLP && lpK >= 0 {
 			c.Logprobs = lp
 		}
-		return ev.send(openaiapi.CompletionResponse{ID: id, Object: "text_completion", Created: created, Model: s.Name, Choices: []openaiapi.CompletionChoice{c}})
+		return ev.Send(openaiapi.CompletionResponse{ID: id, Object: "text_completion", Created: created, Model: s.Name, Choices: []openaiapi.CompletionChoice{c}})
 	}
 	if req.Echo || promptLP != nil {
 		if err := send(echoText, "", len(lp.Tokens) > 0, promptLP); err != nil {
@@ -186,7 +194,7 @@ func (s *Server) runCompletion(w http.ResponseWriter, r *http.Request, req *open
 		return send(t.Text, "", t.Logprob != nil, nil)
 	})
 	if err != nil {
-		ev.fail(err)
+		failSSE(ev, err)
 		return nil
 	}
 	ok = true
@@ -194,9 +202,9 @@ func (s *Server) runCompletion(w http.ResponseWriter, r *http.Request, req *open
 		return nil
 	}
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
-		_ = ev.send(openaiapi.CompletionResponse{ID: id, Object: "text_completion", Created: created, Model: s.Name, Choices: []openaiapi.CompletionChoice{}, Usage: &res.Usage})
+		_ = ev.Send(openaiapi.CompletionResponse{ID: id, Object: "text_completion", Created: created, Model: s.Name, Choices: []openaiapi.CompletionChoice{}, Usage: &res.Usage})
 	}
-	ev.done()
+	ev.Done()
 	return nil
 }
 

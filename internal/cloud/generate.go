@@ -4,11 +4,12 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
+	"github.com/cogenesis/cogenesis/internal/httpapi"
 	"github.com/cogenesis/cogenesis/internal/sample"
 	"github.com/cogenesis/cogenesis/llm"
 	"github.com/cogenesis/cogenesis/openaiapi"
@@ -32,20 +33,20 @@ func samplingParams(temperature, topP *float64, seed *int64) (sample.Params, err
 		p.Seed = binary.LittleEndian.Uint64(b[:])
 	}
 	if p.Temperature > 2 {
-		return p, badRequest("temperature %v: must be in [0, 2]", p.Temperature)
+		return p, httpapi.BadRequest("temperature %v: must be in [0, 2]", p.Temperature)
 	}
 	if p.TopP == 0 {
-		return p, badRequest("top_p 0: must be in (0, 1]")
+		return p, httpapi.BadRequest("top_p 0: must be in (0, 1]")
 	}
 	if err := p.Validate(); err != nil {
-		return p, badRequest("%v", err)
+		return p, httpapi.BadRequest("%v", err)
 	}
 	return p, nil
 }
 
 func checkTopK(name string, k int) error {
 	if k < 0 || k > MaxTopLogprobs {
-		return badRequest("%s %d: must be in [0, %d]", name, k, MaxTopLogprobs)
+		return httpapi.BadRequest("%s %d: must be in [0, %d]", name, k, MaxTopLogprobs)
 	}
 	return nil
 }
@@ -54,7 +55,7 @@ func checkTopK(name string, k int) error {
 func (s *Server) maxNew(requested *int, def, promptLen int) (int, error) {
 	room := s.Model.ContextSize() - promptLen
 	if room < 0 || (room == 0 && (requested == nil || *requested > 0)) {
-		return 0, badRequest("prompt is %d tokens; this model's context is %d tokens", promptLen, s.Model.ContextSize())
+		return 0, httpapi.BadRequest("prompt is %d tokens; this model's context is %d tokens", promptLen, s.Model.ContextSize())
 	}
 	n := def
 	if def <= 0 {
@@ -62,14 +63,57 @@ func (s *Server) maxNew(requested *int, def, promptLen int) (int, error) {
 	}
 	if requested != nil {
 		if *requested < 0 {
-			return 0, badRequest("max_tokens %d: must be >= 0", *requested)
+			return 0, httpapi.BadRequest("max_tokens %d: must be >= 0", *requested)
 		}
 		n = *requested
 	}
 	if n > room {
-		return 0, badRequest("max_tokens %d + prompt %d tokens > context %d tokens", n, promptLen, s.Model.ContextSize())
+		return 0, httpapi.BadRequest("max_tokens %d + prompt %d tokens > context %d tokens", n, promptLen, s.Model.ContextSize())
 	}
 	return n, nil
+}
+
+// constraintFor returns the GBNF grammar that a request's output must
+// follow ("" for none): from response_format, vLLM's guided_grammar (GBNF)
+// or guided_regex, or the llama.cpp server's grammar field. At most one
+// may be given.
+func constraintFor(rf *openaiapi.ResponseFormat, guidedGrammar, guidedRegex, grammar string) (string, error) {
+	var given []string
+	if rf != nil && rf.Type != "" && rf.Type != openaiapi.ResponseFormatText {
+		given = append(given, "response_format")
+	}
+	for _, f := range []struct{ name, v string }{{"guided_grammar", guidedGrammar}, {"guided_regex", guidedRegex}, {"grammar", grammar}} {
+		if f.v != "" {
+			given = append(given, f.name)
+		}
+	}
+	if len(given) > 1 {
+		return "", httpapi.BadRequest("%s: give at most one output constraint", strings.Join(given, ", "))
+	}
+	switch {
+	case guidedGrammar != "":
+		return guidedGrammar, nil
+	case grammar != "":
+		return grammar, nil
+	case guidedRegex != "":
+		g, err := regexToGBNF(guidedRegex)
+		if err != nil {
+			return "", httpapi.BadRequest("%v", err)
+		}
+		return g, nil
+	}
+	return grammarFor(rf)
+}
+
+// checkGrammar rejects a grammar the engine cannot parse as a bad request.
+func (s *Server) checkGrammar(gbnf string) error {
+	if gbnf == "" {
+		return nil
+	}
+	if err := s.Model.CheckGrammar(gbnf); err != nil {
+		return httpapi.BadRequest("grammar: %v", err)
+	}
+	return nil
 }
 
 // grammarFor turns a response_format into a GBNF grammar ("" for text).
@@ -85,15 +129,15 @@ func grammarFor(rf *openaiapi.ResponseFormat) (string, error) {
 		schema = json.RawMessage(`{"type":"object"}`)
 	case openaiapi.ResponseFormatJSONSchema:
 		if rf.JSONSchema == nil || len(rf.JSONSchema.Schema) == 0 {
-			return "", badRequest("response_format json_schema: json_schema.schema is required")
+			return "", httpapi.BadRequest("response_format json_schema: json_schema.schema is required")
 		}
 		schema = rf.JSONSchema.Schema
 	default:
-		return "", badRequest("response_format type %q: want text, json_object or json_schema", rf.Type)
+		return "", httpapi.BadRequest("response_format type %q: want text, json_object or json_schema", rf.Type)
 	}
 	g, err := llamacpp.SchemaToGrammar(schema)
 	if err != nil {
-		return "", badRequest("response_format: %v", err)
+		return "", httpapi.BadRequest("response_format: %v", err)
 	}
 	return g, nil
 }
@@ -137,41 +181,10 @@ func (s *Server) legacyTop(top []llm.TopLogprob, asID bool) map[string]float64 {
 	return m
 }
 
-// sse writes a server-sent event stream by hand.
-type sse struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
-}
-
-func startSSE(w http.ResponseWriter) *sse {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("Connection", "keep-alive")
-	w.WriteHeader(http.StatusOK)
-	return &sse{w: w, rc: http.NewResponseController(w)}
-}
-
-func (e *sse) send(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprintf(e.w, "data: %s\n\n", b); err != nil {
-		return err
-	}
-	return e.rc.Flush()
-}
-
-func (e *sse) fail(err error) {
+func failSSE(e *httpapi.SSE, err error) {
 	status, typ := http.StatusInternalServerError, "server_error"
-	if ae, ok := err.(*apiError); ok {
-		status, typ = ae.status, ae.typ
+	if ae, ok := err.(*httpapi.Error); ok {
+		status, typ = ae.Status, ae.Type
 	}
-	_ = e.send(openaiapi.ErrorResponse{Error: openaiapi.ErrorDetail{Message: err.Error(), Type: typ, Code: openaiapi.ErrorCode(strconv.Itoa(status))}})
-}
-
-func (e *sse) done() {
-	_, _ = fmt.Fprint(e.w, "data: [DONE]\n\n")
-	_ = e.rc.Flush()
+	_ = e.Send(openaiapi.ErrorResponse{Error: openaiapi.ErrorDetail{Message: err.Error(), Type: typ, Code: openaiapi.ErrorCode(strconv.Itoa(status))}})
 }

@@ -9,18 +9,14 @@ package cloud
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
+	"github.com/cogenesis/cogenesis/internal/httpapi"
 	"github.com/cogenesis/cogenesis/openaiapi"
 )
 
@@ -71,7 +67,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /detokenize", s.detokenize)
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found_error", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
+		httpapi.WriteError(w, http.StatusNotFound, "not_found_error", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	})
 	return s.logRequests(mux)
 }
@@ -83,109 +79,43 @@ func (s *Server) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// statusWriter records the status for the request log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 func (s *Server) logRequests(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &httpapi.StatusWriter{ResponseWriter: w}
 		limit := s.MaxRequestBytes
 		if limit <= 0 {
 			limit = DefaultMaxRequestBytes
 		}
 		r.Body = http.MaxBytesReader(sw, r.Body, limit)
 		h.ServeHTTP(sw, r)
-		s.logger().Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+		s.logger().Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.Status, "duration", time.Since(start))
 	})
-}
-
-// apiError is an error with an HTTP status and OpenAI error type.
-type apiError struct {
-	status int
-	typ    string
-	msg    string
-}
-
-func (e *apiError) Error() string { return e.msg }
-
-func badRequest(format string, a ...any) error {
-	return &apiError{http.StatusBadRequest, "invalid_request_error", fmt.Sprintf(format, a...)}
-}
-
-func writeError(w http.ResponseWriter, status int, typ, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(openaiapi.ErrorResponse{Error: openaiapi.ErrorDetail{
-		Message: msg, Type: typ, Code: openaiapi.ErrorCode(fmt.Sprint(status)),
-	}})
 }
 
 // fail writes err in OpenAI's error shape. Messages never quote the
 // request's text.
 func (s *Server) fail(w http.ResponseWriter, err error) {
-	var ae *apiError
+	var ae *httpapi.Error
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &ae):
-		writeError(w, ae.status, ae.typ, ae.msg)
+		httpapi.WriteError(w, ae.Status, ae.Type, ae.Message)
 	case errors.As(err, &mbe):
-		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
+		httpapi.WriteError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
 	case errors.Is(err, llamacpp.ErrContextFull):
-		writeError(w, http.StatusBadRequest, "invalid_request_error", err.Error())
+		httpapi.WriteError(w, http.StatusBadRequest, "invalid_request_error", err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		writeError(w, http.StatusServiceUnavailable, "server_error", "request cancelled")
+		httpapi.WriteError(w, http.StatusServiceUnavailable, "server_error", "request cancelled")
 	default:
 		s.logger().Warn("request failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "server_error", err.Error())
+		httpapi.WriteError(w, http.StatusInternalServerError, "server_error", err.Error())
 	}
-}
-
-// decode reads a JSON body strictly enough to name what is wrong.
-func decode(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return badRequest("content type %q: want application/json", ct)
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			return badRequest("malformed JSON at byte %d", se.Offset)
-		case errors.As(err, &te):
-			return badRequest("field %q: want %s", te.Field, te.Type)
-		}
-		return badRequest("invalid request body: %v", err)
-	}
-	return nil
 }
 
 func (s *Server) checkModel(name string) error {
 	if name != "" && name != s.Name {
-		return &apiError{http.StatusNotFound, "NotFoundError", fmt.Sprintf("the model `%s` does not exist", name)}
+		return &httpapi.Error{Status: http.StatusNotFound, Type: "NotFoundError", Message: fmt.Sprintf("the model `%s` does not exist", name)}
 	}
 	return nil
 }
@@ -205,19 +135,8 @@ func (s *Server) wait(ctx context.Context) error {
 	}
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func newID(prefix string) string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
-}
-
 func (s *Server) models(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, openaiapi.ModelList{Object: "list", Data: []openaiapi.Model{{
+	httpapi.WriteJSON(w, http.StatusOK, openaiapi.ModelList{Object: "list", Data: []openaiapi.Model{{
 		ID: s.Name, Object: "model", Created: s.Created.Unix(), OwnedBy: "cogenesis",
 		Root: s.Model.Path(), MaxModelLen: s.Model.ContextSize(),
 	}}})
@@ -225,7 +144,7 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) {
 	var req openaiapi.TokenizeRequest
-	if err := decode(r, &req); err != nil {
+	if err := httpapi.Decode(r, &req); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -239,12 +158,12 @@ func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, openaiapi.TokenizeResponse{Tokens: toks, Count: len(toks), MaxModelLen: s.Model.ContextSize()})
+	httpapi.WriteJSON(w, http.StatusOK, openaiapi.TokenizeResponse{Tokens: toks, Count: len(toks), MaxModelLen: s.Model.ContextSize()})
 }
 
 func (s *Server) detokenize(w http.ResponseWriter, r *http.Request) {
 	var req openaiapi.DetokenizeRequest
-	if err := decode(r, &req); err != nil {
+	if err := httpapi.Decode(r, &req); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -256,13 +175,13 @@ func (s *Server) detokenize(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, openaiapi.DetokenizeResponse{Prompt: s.Model.Detokenize(req.Tokens)})
+	httpapi.WriteJSON(w, http.StatusOK, openaiapi.DetokenizeResponse{Prompt: s.Model.Detokenize(req.Tokens)})
 }
 
 func (s *Server) checkTokens(toks []int32) error {
 	for i, t := range toks {
 		if t < 0 || int(t) >= s.Model.VocabSize() {
-			return badRequest("token %d at index %d is outside the vocabulary [0, %d)", t, i, s.Model.VocabSize())
+			return httpapi.BadRequest("token %d at index %d is outside the vocabulary [0, %d)", t, i, s.Model.VocabSize())
 		}
 	}
 	return nil

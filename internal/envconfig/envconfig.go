@@ -14,6 +14,9 @@ const (
 	HFTokenVar = "HF_TOKEN"
 	// HFEndpointVar overrides the Hugging Face base URL (a mirror).
 	HFEndpointVar = "HF_ENDPOINT"
+	// ServeTokenVar holds the bearer token cogen serve requires (the
+	// --token flag's default).
+	ServeTokenVar = "COGEN_SERVE_TOKEN"
 )
 
 // HFToken returns the Hugging Face token, or "".
@@ -21,3 +24,6 @@ func HFToken() string { return os.Getenv(HFTokenVar) }
 
 // HFEndpoint returns the Hugging Face base URL override, or "".
 func HFEndpoint() string { return os.Getenv(HFEndpointVar) }
+
+// ServeToken returns the gateway's bearer token, or "".
+func ServeToken() string { return os.Getenv(ServeTokenVar) }

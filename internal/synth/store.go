@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+	"github.com/cogenesis/cogenesis/internal/sqlitedb"
 )
 
 // Job statuses.
@@ -65,14 +65,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 
 // OpenStore opens (or creates) the job store at path.
 func OpenStore(ctx context.Context, path string) (*Store, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
+	db, err := sqlitedb.Open(ctx, path, storeSchema)
 	if err != nil {
-		return nil, fmt.Errorf("open job store %s: %w", path, err)
-	}
-	// One connection: writes are serialized and there is no lock contention.
-	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, storeSchema); err != nil {
-		_ = db.Close() // the schema error is the one to report
 		return nil, fmt.Errorf("open job store %s: %w", path, err)
 	}
 	return &Store{db: db, path: path}, nil
@@ -189,15 +183,7 @@ func (s *Store) attempt(ctx context.Context, id string, n int, status string, re
 }
 
 func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := f(tx); err != nil {
-		_ = tx.Rollback() // f's error is the one to report
-		return err
-	}
-	return tx.Commit()
+	return sqlitedb.Tx(ctx, s.db, f)
 }
 
 // Key identifies a job: its step and indices. Unused indices are 0.

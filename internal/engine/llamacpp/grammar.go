@@ -27,6 +27,17 @@ func SchemaToGrammar(schema []byte) (string, error) {
 	return string(g), nil
 }
 
+// CheckGrammar reports whether gbnf is a GBNF grammar (with a root rule)
+// that llama.cpp accepts for this model's vocabulary.
+func (m *Model) CheckGrammar(gbnf string) error {
+	g, err := m.newGrammar(gbnf)
+	if err != nil {
+		return err
+	}
+	g.free()
+	return nil
+}
+
 // grammar constrains sampling to a GBNF grammar with llama.cpp's grammar
 // sampler. It holds C memory: call free.
 type grammar struct {

@@ -107,3 +107,6 @@ func (m *Model) RenderChat(msgs []llm.Message, addGenerationPrompt bool) (string
 func SchemaToGrammar(schema []byte) (string, error) { return "", ErrEngineUnavailable }
 
 func (m *Model) newGrammar(gbnf string) (constraint, error) { return nil, ErrEngineUnavailable }
+
+// CheckGrammar returns ErrEngineUnavailable.
+func (m *Model) CheckGrammar(gbnf string) error { return ErrEngineUnavailable }

@@ -123,6 +123,32 @@ func TestROUGEL(t *testing.T) {
 			refs: nil,
 			want: ROUGEScore{},
 		},
+		{
+			// Repeated tokens: pred "the the the cat", ref "the cat the mat".
+			// LCS is 2 ("the the" or "the cat"; "the the cat" is not a
+			// subsequence of the reference). P = R = F = 2/4.
+			name: "repeated tokens",
+			pred: "the the the cat",
+			refs: []string{"the cat the mat"},
+			want: ROUGEScore{Precision: 0.5, Recall: 0.5, F: 0.5},
+		},
+		{
+			// Punctuation separates words: "cat-dog, bird." is cat dog bird.
+			// LCS with "cat dog fish" is 2: P = R = F = 2/3.
+			name: "punctuation separates words",
+			pred: "cat-dog, bird.",
+			refs: []string{"cat dog fish"},
+			want: ROUGEScore{Precision: 2.0 / 3, Recall: 2.0 / 3, F: 2.0 / 3},
+		},
+		{
+			// A short prediction has full precision and low recall (ROUGE
+			// has no brevity penalty; recall plays its part): LCS 2,
+			// P = 1, R = 2/6, F = 2*(1)(1/3) / (4/3) = 1/2.
+			name: "short prediction",
+			pred: "the cat",
+			refs: []string{"the cat sat on the mat"},
+			want: ROUGEScore{Precision: 1, Recall: 1.0 / 3, F: 0.5},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/cogenesis/cogenesis/internal/eval"
+)
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	var (
+		config   = fs.String("config", "", "evaluation config (TOML; see examples/eval.toml)")
+		out      = fs.String("out", "", "output directory (overrides the config's out)")
+		cacheDir = fs.String("cache-dir", "", "model download cache for hf:// references (default: the user cache directory)")
+	)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: cogen eval --config FILE [--out DIR]")
+		fmt.Fprintln(stderr, "Generates (resumable, cached by content hash), judges with the paper's Table 9 prompts,")
+		fmt.Fprintln(stderr, "compares against a baseline, and writes Table 1, Table 3, the stability plot and the weight view.")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *config == "" {
+		return usagef("usage: cogen eval --config FILE (see examples/eval.toml)", "no config given")
+	}
+	if fs.NArg() > 0 {
+		return usagef("usage: cogen eval --config FILE", "unexpected arguments %q", fs.Args())
+	}
+	cfg, err := eval.LoadConfig(*config)
+	if err != nil {
+		return &UsageError{Err: err}
+	}
+	if *out != "" {
+		cfg.Out = *out
+	}
+	rep, err := eval.Run(ctx, cfg, eval.Options{
+		Resolve: func(ctx context.Context, ref string) (string, error) {
+			return resolveModel(ctx, ref, *cacheDir, stderr)
+		},
+		Progress: stderr,
+		Logger:   slog.Default().With("component", "eval"),
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, rep.Markdown)
+	fmt.Fprintf(stderr, "model calls this run: %d (%d generations, %d cloud requests, %d judge requests)\n",
+		rep.Calls.Total(), rep.Calls.Generations, rep.Calls.CloudRequests, rep.Calls.JudgeRequests)
+	for _, f := range rep.Files {
+		fmt.Fprintf(stderr, "wrote %s\n", f)
+	}
+	return nil
+}

@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/cogenesis/cogenesis/collab"
+	"github.com/cogenesis/cogenesis/internal/envconfig"
+	"github.com/cogenesis/cogenesis/internal/serve"
+	"github.com/cogenesis/cogenesis/internal/vault"
+	"github.com/cogenesis/cogenesis/openaiapi"
+)
+
+// dataDir returns the per-user data directory of cogenesis (created with
+// mode 0700): $XDG_DATA_HOME/cogenesis, else ~/.local/share/cogenesis on
+// Unix and the user config directory elsewhere.
+func dataDir() (string, error) {
+	base := os.Getenv("XDG_DATA_HOME")
+	if base == "" {
+		switch runtime.GOOS {
+		case "darwin", "windows", "plan9":
+			d, err := os.UserConfigDir()
+			if err != nil {
+				return "", fmt.Errorf("find the data directory: %w", err)
+			}
+			base = d
+		default:
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return "", fmt.Errorf("find the data directory: %w", err)
+			}
+			base = filepath.Join(home, ".local", "share")
+		}
+	}
+	dir := filepath.Join(base, "cogenesis")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create the data directory: %w", err)
+	}
+	return dir, nil
+}
+
+// defaultPath returns path, or name in the data directory when path is
+// empty.
+func defaultPath(path, name string) (string, error) {
+	if path != "" {
+		return path, nil
+	}
+	dir, err := dataDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, name), nil
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var (
+		slm       = fs.String("slm", "", "local model: GGUF path or hf://OWNER/REPO/FILE.gguf")
+		llmURL    = fs.String("llm", "", "cloud model: an OpenAI-compatible base URL, or local:PATH (none: only cogen-slm)")
+		llmKind   = fs.String("llm-kind", "vllm", "cloud server software: openai, vllm, sglang, llamacpp, ollama")
+		llmModel  = fs.String("llm-model", "", "cloud model name")
+		addr      = fs.String("addr", "127.0.0.1:8080", "listen address; beyond loopback it needs --token")
+		vaultPath = fs.String("vault", "", "vault file (SQLite; default: vault.db in the per-user data directory)")
+		auditPath = fs.String("audit", "", "egress audit log (default: audit.jsonl beside the vault)")
+		token     = fs.String("token", envconfig.ServeToken(), "bearer token every API request must carry (default $COGEN_SERVE_TOKEN)")
+		maxTokens = fs.Int("max-tokens", serve.DefaultMaxTokens, "most tokens a request may generate")
+		cloudMax  = fs.Int("cloud-max-tokens", 512, "most tokens the cloud writes (outline or draft)")
+		queue     = fs.Int("queue", serve.DefaultMaxQueue, "chat requests in progress at once; more get 429")
+		allowPriv = fs.Bool("allow-private-egress", false, "offer cogen-llm-context, which sends the private context to the cloud")
+		ef        engineFlags
+	)
+	ef.register(fs)
+	fs.IntVar(&ef.parallel, "parallel", 4, "local sequences generating at once (batched together)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: cogen serve --slm PATH [--llm URL|local:PATH] [--addr 127.0.0.1:8080] [--vault PATH] [--token TOKEN]")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usagef("usage: cogen serve --slm PATH [--llm URL|local:PATH] [flags]", "unexpected argument %q", fs.Arg(0))
+	}
+	// Refuse an open address before loading anything.
+	if err := serve.CheckBind(*addr, *token); err != nil {
+		return &UsageError{Err: err}
+	}
+	if *slm == "" {
+		return usagef("pass --slm PATH (a GGUF file or hf://...)", "cogen serve needs the local model")
+	}
+	vp, err := defaultPath(*vaultPath, "vault.db")
+	if err != nil {
+		return err
+	}
+	ap := *auditPath
+	if ap == "" {
+		ap = filepath.Join(filepath.Dir(vp), "audit.jsonl")
+	}
+	store, err := vault.Open(ctx, vp)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	// With-context prompts are long.
+	ef.ctxSize = max(ef.ctxSize, 8192)
+	cloudThreads := ef.threads
+	if strings.HasPrefix(*llmURL, "local:") && ef.threads == 0 {
+		// Both models decode at once: give each half the cores, since two
+		// thread pools spinning on the same cores slow both down many
+		// times over.
+		ef.threads = max(1, runtime.NumCPU()/2)
+		cloudThreads = max(1, runtime.NumCPU()-ef.threads)
+	}
+	m, err := openModel(ctx, *slm, ef, stderr)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	s := &serve.Server{
+		Store: store, SLM: m, AuditPath: ap, Token: *token, AllowPrivateEgress: *allowPriv,
+		MaxTokens: *maxTokens, CloudMaxTokens: *cloudMax, MaxQueue: *queue,
+		Logger: slog.Default().With("component", "serve"), Created: time.Now(),
+	}
+	if *llmURL != "" {
+		// The run's guard (the user of each request) checks every request;
+		// without one nothing leaves.
+		cloud, closeCloud, err := dialCloud(ctx, collab.CloudConfig{
+			Target: *llmURL, Kind: openaiapi.Kind(*llmKind), Model: *llmModel, Threads: cloudThreads,
+			Detokenize: m.Detokenize, AllowPrivateEgress: *allowPriv,
+		}, ap, ef.cacheDir, stderr)
+		if err != nil {
+			return err
+		}
+		defer closeCloud()
+		s.Cloud = cloud
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *addr, err)
+	}
+	auth := "no token (loopback only)"
+	if *token != "" {
+		auth = "bearer token required"
+	}
+	fmt.Fprintf(stdout, "cogen serve: http://%s/ (API /v1, %s)\nvault %s, audit %s\n", ln.Addr(), auth, vp, ap)
+	if err := serveHTTP(ctx, ln, s.Handler()); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "cogen serve: stopped")
+	return nil
+}

@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/cogenesis/cogenesis/internal/atomicfile"
+	"github.com/cogenesis/cogenesis/internal/vault"
+)
+
+const vaultUsage = `usage: cogen vault import --vault PATH --dataset FILE [--index N] [--user ID]
+       cogen vault list --vault PATH
+       cogen vault export --vault PATH [--user ID] [--format dataset|user] [--out FILE]
+       cogen vault token --vault PATH --user ID   (a bearer token for cogen serve confined to that user)`
+
+func runVault(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usagef(vaultUsage, "no vault subcommand")
+	}
+	sub, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("vault "+sub, flag.ContinueOnError)
+	path := fs.String("vault", "", "vault file (default: vault.db in the per-user data directory)")
+	var (
+		dataset, user, format, out *string
+		index                      *int
+	)
+	switch sub {
+	case "import":
+		dataset = fs.String("dataset", "", "dataset file in the paper's context-aware format (context_dev.json)")
+		index = fs.Int("index", -1, "import only this record (default: all)")
+		user = fs.String("user", "", "store the record's user under this id (with --index)")
+	case "list":
+	case "token":
+		user = fs.String("user", "", "the user the token is bound to")
+	case "export":
+		user = fs.String("user", "", "export only this user")
+		format = fs.String("format", "dataset", "dataset (context-aware records, one per task) or user (the --user file of cogen generate; needs --user)")
+		out = fs.String("out", "", "write here, mode 0600 (default: stdout)")
+	default:
+		return usagef(vaultUsage, "unknown vault subcommand %q", sub)
+	}
+	if err := parse(fs, rest, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usagef(vaultUsage, "unexpected argument %q", fs.Arg(0))
+	}
+	vp, err := defaultPath(*path, "vault.db")
+	if err != nil {
+		return err
+	}
+	store, err := vault.Open(ctx, vp)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	switch sub {
+	case "import":
+		if *dataset == "" {
+			return usagef(vaultUsage, "vault import needs --dataset FILE")
+		}
+		if *user != "" && *index < 0 {
+			return usagef(vaultUsage, "--user names one record's user: pass --index N too")
+		}
+		data, err := os.ReadFile(*dataset)
+		if err != nil {
+			return err
+		}
+		res, err := store.Import(ctx, *dataset, data, vault.ImportOptions{Index: *index, User: *user})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "imported %d records: %d users (%d new, %d replaced) into %s\n", res.Records, res.Users, res.Created, res.Replaced, vp)
+		return nil
+	case "token":
+		if *user == "" {
+			return usagef(vaultUsage, "vault token needs --user ID")
+		}
+		tok, err := store.CreateToken(ctx, *user)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, tok)
+		fmt.Fprintf(stderr, "a bearer token for cogen serve, confined to user %s (shown once; deleting the user revokes it)\n", *user)
+		return nil
+	case "list":
+		list, err := store.List(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tFACTS\tACTIVITY\tHISTORY\tTASKS\tUPDATED")
+		for _, u := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", u.ID, u.Name, u.Facts, u.Activity, u.History, u.Tasks, u.Updated.Format("2006-01-02 15:04"))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "%d users in %s\n", len(list), vp)
+		return nil
+	}
+
+	// export
+	var v any
+	switch *format {
+	case "dataset":
+		var ids []string
+		if *user != "" {
+			ids = []string{*user}
+		}
+		recs, skipped, err := store.Export(ctx, ids...)
+		if err != nil {
+			return err
+		}
+		for _, id := range skipped {
+			fmt.Fprintf(stderr, "user %s has no task, so no dataset record: export it with --format user --user %s\n", id, id)
+		}
+		v = recs
+	case "user":
+		if *user == "" {
+			return usagef(vaultUsage, "--format user exports one user: pass --user ID")
+		}
+		u, err := store.Get(ctx, *user)
+		if err != nil {
+			return err
+		}
+		v = u.File()
+	default:
+		return usagef(vaultUsage, "--format %q: want dataset or user", *format)
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if *out == "" {
+		_, err = stdout.Write(b)
+		return err
+	}
+	return atomicfile.Write(*out, b, 0o600)
+}
