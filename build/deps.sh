@@ -43,6 +43,26 @@ if [ ${#missing[@]} -gt 0 ]; then
 		exit 1
 	fi
 fi
+# The engine package finds llama.h and the ggml headers through two links
+# in build/ (its #cgo directives name them), so plain go commands (go vet,
+# go build) work without CGO_CPPFLAGS. The module's mtmd package wants
+# miniaudio.h, which only a system include directory can give it: as root
+# the project's stand-in is installed in /usr/local/include (never over a
+# real miniaudio); otherwise go commands need the flags from "make env".
+root=$(cd "$(dirname "$0")/.." && pwd)
+ollama=$(cd "$root" && go mod download -json github.com/ollama/ollama | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+if [ -z "$ollama" ]; then
+	echo "deps: cannot download github.com/ollama/ollama (go mod download)" >&2
+	exit 1
+fi
+ln -sfn "$ollama/llama/llama.cpp/include" "$root/build/llama-include"
+ln -sfn "$ollama/ml/backend/ggml/ggml/include" "$root/build/ggml-include"
+stub="$root/build/include/miniaudio/miniaudio.h"
+dest=/usr/local/include/miniaudio/miniaudio.h
+if [ "$(id -u)" -eq 0 ] && { [ ! -e "$dest" ] || grep -q COGENESIS_MINIAUDIO_STUB_H "$dest"; }; then
+	mkdir -p "$(dirname "$dest")" && cp "$stub" "$dest"
+fi
+
 if [ "${1:-}" = test ]; then
 	browser
 fi

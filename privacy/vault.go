@@ -245,25 +245,30 @@ func parseProfile(file string, index int, block string) (*Vault, error) {
 	return v, nil
 }
 
-// userFile is the schema of a user file (TOML or JSON), documented on
-// [LoadVault].
-type userFile struct {
-	Name           string   `json:"name" toml:"name"`
-	Age            string   `json:"age" toml:"age"`
-	Occupation     string   `json:"occupation" toml:"occupation"`
-	Location       string   `json:"location" toml:"location"`
-	Emails         []string `json:"emails" toml:"emails"`
-	Phones         []string `json:"phones" toml:"phones"`
-	Identifiers    []string `json:"identifiers" toml:"identifiers"`
-	PersonalTraits []string `json:"personal_traits" toml:"personal_traits"`
-	WritingStyle   []string `json:"writing_style" toml:"writing_style"`
-	PrivateFacts   []string `json:"private_facts" toml:"private_facts"`
-	ActivityLog    []string `json:"activity_log" toml:"activity_log"`
-	AIUsage        []string `json:"ai_usage" toml:"ai_usage"`
-	History        []struct {
-		Title string `json:"title" toml:"title"`
-		Text  string `json:"text" toml:"text"`
-	} `json:"history" toml:"history"`
+// UserFile is the schema of a user file (TOML or JSON), documented on
+// [LoadVault]. Like a [Vault] it is private through and through, but as
+// plain strings: it exists only to be read from and written to the user's
+// own files.
+type UserFile struct {
+	Name           string            `json:"name" toml:"name"`
+	Age            string            `json:"age,omitempty" toml:"age"`
+	Occupation     string            `json:"occupation,omitempty" toml:"occupation"`
+	Location       string            `json:"location,omitempty" toml:"location"`
+	Emails         []string          `json:"emails,omitempty" toml:"emails"`
+	Phones         []string          `json:"phones,omitempty" toml:"phones"`
+	Identifiers    []string          `json:"identifiers,omitempty" toml:"identifiers"`
+	PersonalTraits []string          `json:"personal_traits,omitempty" toml:"personal_traits"`
+	WritingStyle   []string          `json:"writing_style,omitempty" toml:"writing_style"`
+	PrivateFacts   []string          `json:"private_facts,omitempty" toml:"private_facts"`
+	ActivityLog    []string          `json:"activity_log,omitempty" toml:"activity_log"`
+	AIUsage        []string          `json:"ai_usage,omitempty" toml:"ai_usage"`
+	History        []UserFileHistory `json:"history" toml:"history"`
+}
+
+// UserFileHistory is one earlier writing in a [UserFile].
+type UserFileHistory struct {
+	Title string `json:"title" toml:"title"`
+	Text  string `json:"text" toml:"text"`
 }
 
 // LoadVault loads a user file in TOML (.toml) or JSON (.json):
@@ -291,7 +296,7 @@ func LoadVault(path string) (*Vault, error) {
 	if err != nil {
 		return nil, err
 	}
-	var u userFile
+	var u UserFile
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".toml":
 		md, err := toml.Decode(string(data), &u)

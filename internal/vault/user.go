@@ -228,42 +228,19 @@ func (u *User) Vault() *privacy.Vault {
 	return v
 }
 
-// UserFile is the user-file schema of [privacy.LoadVault] (JSON): what
+// File returns u in the user-file schema of [privacy.LoadVault]: what
 // `cogen vault export --format user` writes, so that
 // `cogen generate --user FILE.json` reads it.
-type UserFile struct {
-	Name           string        `json:"name"`
-	Age            string        `json:"age,omitempty"`
-	Occupation     string        `json:"occupation,omitempty"`
-	Location       string        `json:"location,omitempty"`
-	Emails         []string      `json:"emails,omitempty"`
-	Phones         []string      `json:"phones,omitempty"`
-	Identifiers    []string      `json:"identifiers,omitempty"`
-	PersonalTraits []string      `json:"personal_traits,omitempty"`
-	WritingStyle   []string      `json:"writing_style,omitempty"`
-	PrivateFacts   []string      `json:"private_facts,omitempty"`
-	ActivityLog    []string      `json:"activity_log,omitempty"`
-	AIUsage        []string      `json:"ai_usage,omitempty"`
-	History        []UserHistory `json:"history"`
-}
-
-// UserHistory is one history item of a [UserFile].
-type UserHistory struct {
-	Title string `json:"title"`
-	Text  string `json:"text"`
-}
-
-// File returns u in the user-file schema.
-func (u *User) File() UserFile {
-	f := UserFile{
+func (u *User) File() privacy.UserFile {
+	f := privacy.UserFile{
 		Name: u.Name, Age: u.Age, Occupation: u.Occupation, Location: u.Location,
 		Emails: u.Emails, Phones: u.Phones, Identifiers: u.Identifiers,
 		PersonalTraits: u.PersonalTraits, WritingStyle: u.WritingStyle,
 		PrivateFacts: u.PrivateFacts, ActivityLog: u.ActivityLog, AIUsage: u.AIUsage,
-		History: []UserHistory{},
+		History: []privacy.UserFileHistory{},
 	}
 	for _, h := range u.History {
-		f.History = append(f.History, UserHistory{Title: h.Title, Text: h.Text})
+		f.History = append(f.History, privacy.UserFileHistory{Title: h.Title, Text: h.Text})
 	}
 	return f
 }

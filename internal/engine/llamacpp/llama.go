@@ -4,6 +4,7 @@ package llamacpp
 
 /*
 #cgo CFLAGS: -std=c11
+#cgo CPPFLAGS: -I${SRCDIR}/../../../build/llama-include -I${SRCDIR}/../../../build/ggml-include
 #include <stdlib.h>
 #include <string.h>
 #include "llama.h"
