@@ -80,11 +80,7 @@ func (r *Runner) logits(ctx context.Context, res Result, public privacy.Public, 
 			if pl, err = fusion.Complete(pl, q, top); err != nil {
 				return res, err
 			}
-			step.W = wt.weight(q, pl, top, k)
-			pc = fusion.Fuse(pc, q, pl, o.Fusion, step.W)
-			if o.Fusion == fusion.Max {
-				step.W = maxWeight(q, pl)
-			}
+			pc, step.W = wt.fuse(pc, q, pl, top, k)
 		} else {
 			pc = append(pc[:0], q...)
 		}
@@ -211,6 +207,18 @@ type weigher struct {
 }
 
 func newWeigher(o Options) *weigher { return &weigher{fusion: o.Fusion, comb: o.Comb} }
+
+// fuse writes the fused distribution of q and pl into dst and returns it
+// with the small model's weight in it: the fusion weight, or for max the
+// share of the fused mass that comes from the small model.
+func (w *weigher) fuse(dst, q, pl []float64, top []llm.TopLogprob, step int) ([]float64, float64) {
+	wt := w.weight(q, pl, top, step)
+	dst = fusion.Fuse(dst, q, pl, w.fusion, wt)
+	if w.fusion == fusion.Max {
+		wt = maxWeight(q, pl)
+	}
+	return dst, wt
+}
 
 func (w *weigher) weight(q, pl []float64, top []llm.TopLogprob, step int) float64 {
 	if w.fusion != fusion.Learned {

@@ -136,12 +136,7 @@ func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Pub
 		if pl, err = fusion.Complete(pl, q, top); err != nil {
 			return nil, err
 		}
-		w := wt.weight(q, pl, top, step)
-		pc = fusion.Fuse(pc, q, pl, o.Fusion, w)
-		lastW = w
-		if o.Fusion == fusion.Max && st != nil {
-			lastW = maxWeight(q, pl)
-		}
+		pc, lastW = wt.fuse(pc, q, pl, top, step)
 		shape.Transform(pc)
 		return pc, nil
 	}
