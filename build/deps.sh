@@ -4,9 +4,10 @@
 # (nlohmann/json and stb_image). The third missing header, miniaudio.h, is
 # the project's own stand-in in build/include.
 #
-# "deps.sh test" also wants Chromium, which the web UI's browser test
-# drives; without root it only says how to install it (that test then
-# skips).
+# "deps.sh test" also wants what the interoperability tests drive:
+# Chromium (the web UI's browser test), and Node with npm's openai package
+# (the Node client tests). As root it installs them; otherwise it says how.
+# Without them those tests skip, or fail under CI=true.
 set -euo pipefail
 
 missing=()
@@ -15,6 +16,28 @@ command -v g++ >/dev/null || missing+=(g++)
 [ -f /usr/include/nlohmann/json.hpp ] || missing+=(nlohmann-json3-dev)
 [ -f /usr/include/stb/stb_image.h ] || missing+=(libstb-dev)
 command -v go >/dev/null || { echo "deps: Go is not installed (need Go 1.26 or newer): https://go.dev/dl/" >&2; exit 1; }
+
+# NPM_OPENAI is the npm openai package the Node client tests use.
+NPM_OPENAI=${NPM_OPENAI:-openai@7.59.0}
+
+# node_client installs Node and npm (as root) and the openai package into
+# .cache/node, for the Node client tests.
+node_client() {
+	if ! command -v npm >/dev/null; then
+		if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+			echo "deps: installing nodejs and npm (for the Node client tests)" >&2
+			{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null 2>&1 ||
+				{ apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null 2>&1; }; } ||
+				{ echo "deps: could not install nodejs and npm; the Node client tests will skip" >&2; return 0; }
+		else
+			echo "deps: npm not found; the Node client tests will skip (install: sudo apt-get install -y nodejs npm)" >&2
+			return 0
+		fi
+	fi
+	[ -d "$root/.cache/node/node_modules/openai" ] ||
+		npm install --silent --no-audit --no-fund --prefix "$root/.cache/node" "$NPM_OPENAI" >/dev/null ||
+		echo "deps: npm install $NPM_OPENAI failed; the Node client tests will skip" >&2
+}
 
 # browser installs Chromium for the browser test, as root; it never fails
 # the build: without it that one test skips.
@@ -65,4 +88,5 @@ fi
 
 if [ "${1:-}" = test ]; then
 	browser
+	node_client
 fi

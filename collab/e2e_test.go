@@ -25,6 +25,8 @@ import (
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
 	"github.com/cogenesis/cogenesis/internal/sample"
 	"github.com/cogenesis/cogenesis/privacy"
+
+	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
 // recorder keeps every request body the cloud server receives.
@@ -61,27 +63,17 @@ type env struct {
 func setup(t testing.TB, cloudArch string) *env {
 	t.Helper()
 	slmPath := enginetest.SharedModel(t)
-	slm, err := llamacpp.Open(slmPath, llamacpp.Options{ContextSize: 8192, Threads: 2, Parallel: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { slm.Close() })
+	slm := openShared(t, slmPath, llamacpp.Options{ContextSize: 8192, Threads: 2, Parallel: 2})
 	cloudPath := slmPath
 	if cloudArch != "" {
-		cloudPath = filepath.Join(t.TempDir(), "cloud.gguf")
 		tiny, _ := enginetest.ShapeByName("tiny")
-		if err := enginetest.Write(cloudPath, enginetest.Options{Arch: cloudArch, Shape: tiny, Type: "f32", TokenizerFrom: slmPath, Seed: 11}); err != nil {
-			t.Fatal(err)
-		}
+		cloudPath = writeShared(t, "cloud-"+cloudArch+".gguf", enginetest.Options{Arch: cloudArch, Shape: tiny, Type: "f32", TokenizerFrom: slmPath, Seed: 11})
 	}
-	cm, err := llamacpp.Open(cloudPath, llamacpp.Options{ContextSize: 8192, Threads: 2, Parallel: 2, Precise: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cm.Close() })
+	cm := openShared(t, cloudPath, llamacpp.Options{ContextSize: 8192, Threads: 2, Parallel: 2, Precise: true})
 	e := &env{slm: slm, rec: &recorder{}}
 	srv := httptest.NewServer(e.rec.wrap((&cloud.Server{Model: cm, Name: "cloud"}).Handler(), &e.strat))
 	t.Cleanup(srv.Close)
+	var err error
 	e.log, err = audit.Open(filepath.Join(t.TempDir(), "audit.jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -102,12 +94,24 @@ func devRecords(t testing.TB) []privacy.Record {
 	p := enginetest.SharedPath("data", "cogenesis", "context_dev.json")
 	recs, err := privacy.LoadContextFile(p)
 	if err != nil {
-		t.Skipf("dev data not available: %v", err)
+		deptest.Missing(t, "dev data not available: %v", err)
 	}
 	return recs
 }
 
-var e2eRecords = flag.Int("e2e-records", 0, "dev records TestAllStrategiesAllRecords runs, spread evenly over the file (0: all 150)")
+var e2eRecords = flag.Int("e2e-records", 0, "dev records TestAllStrategiesAllRecords runs, spread evenly over the file (0: 8, or all 150 in the long suite, -tags long)")
+
+// recordsToRun is how many dev records the end-to-end sweep runs: a spread
+// sample of 8 by default, all of them in the long suite (make test-long).
+func recordsToRun() int {
+	switch {
+	case *e2eRecords > 0:
+		return *e2eRecords
+	case longSuite:
+		return 0
+	}
+	return 8
+}
 
 // spread returns n of recs spread evenly (all when n <= 0 or n >= len).
 func spread(recs []privacy.Record, n int) []privacy.Record {
@@ -123,15 +127,16 @@ func spread(recs []privacy.Record, n int) []privacy.Record {
 
 // TestAllStrategiesAllRecords runs every strategy on dev records against a
 // recording cloud server, and checks that no request of any strategy but
-// llm-context carries a private entity or fact shingle. It runs all 150
-// records (about ten minutes on two cores); for a quick look,
+// llm-context carries a private entity or fact shingle. It runs 8 records
+// spread over the file; all 150 (about ten minutes on two cores) run in
+// the long suite:
 //
-//	go test ./collab -run AllStrategies -args -e2e-records=15
+//	go test -tags long ./collab -run AllStrategies
 func TestAllStrategiesAllRecords(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a hundred generations")
 	}
-	recs := spread(devRecords(t), *e2eRecords)
+	recs := spread(devRecords(t), recordsToRun())
 	e := setup(t, "qwen2")
 	leaks := map[collab.Strategy]int{}
 	requests := map[collab.Strategy]int{}

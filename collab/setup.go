@@ -13,6 +13,7 @@ import (
 	"github.com/cogenesis/cogenesis/internal/audit"
 	"github.com/cogenesis/cogenesis/internal/cloud"
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
+	"github.com/cogenesis/cogenesis/internal/httpapi"
 	"github.com/cogenesis/cogenesis/openaiapi"
 	"github.com/cogenesis/cogenesis/privacy"
 )
@@ -25,8 +26,14 @@ type CloudConfig struct {
 	Target string
 	Kind   openaiapi.Kind
 	Model  string
+	// APIKey is the bearer token sent to a URL target (a local cloud
+	// brings its own); empty means the client's environment variable.
+	APIKey string
 	// Latency is added by a local cloud to every response.
 	Latency time.Duration
+	// Threads is a local cloud's CPU threads; 0 leaves the choice to the
+	// engine, which shares the cores with the other models of the
+	// process (see llamacpp.Options.Threads).
 	Threads int
 	// Audit is the egress log every request is recorded in (may be nil).
 	Audit *audit.Log
@@ -42,10 +49,14 @@ type CloudConfig struct {
 	Logger             *slog.Logger
 }
 
-// LocalCloud is a cloud model served in-process on loopback.
+// LocalCloud is a cloud model served in-process on loopback. It answers
+// only requests that carry Key, a random bearer token made for this start,
+// so that no other process on the machine can use (or crash) it through
+// its port.
 type LocalCloud struct {
 	Model *llamacpp.Model
 	URL   string
+	Key   string
 	srv   *http.Server
 	done  chan error
 }
@@ -63,9 +74,9 @@ func StartLocalCloud(path string, latency time.Duration, threads int, logger *sl
 		return nil, fmt.Errorf("local cloud: %w", err)
 	}
 	name := "local"
-	lc := &LocalCloud{Model: m, URL: "http://" + ln.Addr().String() + "/v1", done: make(chan error, 1)}
+	lc := &LocalCloud{Model: m, URL: "http://" + ln.Addr().String() + "/v1", Key: httpapi.NewKey("cogen-local-"), done: make(chan error, 1)}
 	lc.srv = &http.Server{
-		Handler:           (&cloud.Server{Model: m, Name: name, Latency: latency, Logger: logger, Created: time.Now()}).Handler(),
+		Handler:           httpapi.RequireBearer(lc.Key, (&cloud.Server{Model: m, Name: name, Latency: latency, Logger: logger, Created: time.Now()}).Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       time.Minute,
 	}
@@ -91,13 +102,13 @@ func (lc *LocalCloud) Close() error {
 // local server, which the caller closes.
 func DialCloud(cfg CloudConfig) (*Cloud, *LocalCloud, error) {
 	var local *LocalCloud
-	url, kind, model := cfg.Target, cfg.Kind, cfg.Model
+	url, kind, model, key := cfg.Target, cfg.Kind, cfg.Model, cfg.APIKey
 	if path, ok := strings.CutPrefix(cfg.Target, "local:"); ok {
 		lc, err := StartLocalCloud(path, cfg.Latency, cfg.Threads, cfg.Logger)
 		if err != nil {
 			return nil, nil, err
 		}
-		local, url, kind, model = lc, lc.URL, openaiapi.KindVLLM, "local"
+		local, url, kind, model, key = lc, lc.URL, openaiapi.KindVLLM, "local", lc.Key
 	}
 	if kind == "" {
 		kind = openaiapi.KindVLLM
@@ -118,7 +129,7 @@ func DialCloud(cfg CloudConfig) (*Cloud, *LocalCloud, error) {
 		return audit.Verdict{Rules: rules}, err
 	}
 	c, err := openaiapi.New(openaiapi.Config{
-		BaseURL: url, Kind: kind, Model: model, Timeout: 5 * time.Minute,
+		BaseURL: url, Kind: kind, Model: model, APIKey: key, Timeout: 5 * time.Minute,
 		HTTPClient: &http.Client{Transport: tr}, Logger: cfg.Logger,
 	})
 	if err != nil {

@@ -3,9 +3,9 @@
 package collab_test
 
 import (
+	"fmt"
 	"math"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -23,16 +23,8 @@ import (
 func smallRunner(t *testing.T, cloudPath string) (*collab.Runner, collab.Task) {
 	t.Helper()
 	slmPath := enginetest.SharedModel(t)
-	slm, err := llamacpp.Open(slmPath, llamacpp.Options{ContextSize: 512, Threads: 2, Precise: true, Parallel: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { slm.Close() })
-	cm, err := llamacpp.Open(cloudPath, llamacpp.Options{ContextSize: 512, Threads: 2, Precise: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cm.Close() })
+	slm := openShared(t, slmPath, llamacpp.Options{ContextSize: 512, Threads: 2, Precise: true, Parallel: 2})
+	cm := openShared(t, cloudPath, llamacpp.Options{ContextSize: 512, Threads: 2, Precise: true})
 	srv := httptest.NewServer((&cloud.Server{Model: cm, Name: "cloud"}).Handler())
 	t.Cleanup(srv.Close)
 	c, _, err := collab.DialCloud(collab.CloudConfig{Target: srv.URL + "/v1", Model: "cloud"})
@@ -52,16 +44,10 @@ func smallRunner(t *testing.T, cloudPath string) (*collab.Runner, collab.Task) {
 func TestSpeculativeGreedyEqualsPerToken(t *testing.T) {
 	slmPath := enginetest.SharedModel(t)
 	tiny, _ := enginetest.ShapeByName("tiny")
-	random := filepath.Join(t.TempDir(), "random.gguf")
-	if err := enginetest.Write(random, enginetest.Options{Arch: "llama", Shape: tiny, Type: "f32", TokenizerFrom: slmPath, Seed: 2}); err != nil {
-		t.Fatal(err)
-	}
+	random := writeShared(t, "random-2-0.gguf", enginetest.Options{Arch: "llama", Shape: tiny, Type: "f32", TokenizerFrom: slmPath, Seed: 2})
 	// A sharp random cloud disagrees with the local model most of the
 	// time: blocks are short and the per-token fall-back takes over.
-	sharp := filepath.Join(t.TempDir(), "sharp.gguf")
-	if err := enginetest.Write(sharp, enginetest.Options{Arch: "llama", Shape: tiny, Type: "f32", TokenizerFrom: slmPath, Seed: 7, Scale: 1}); err != nil {
-		t.Fatal(err)
-	}
+	sharp := writeShared(t, "random-7-1.gguf", enginetest.Options{Arch: "llama", Shape: tiny, Type: "f32", TokenizerFrom: slmPath, Seed: 7, Scale: 1})
 	for _, tc := range []struct{ name, cloud string }{{"same weights", slmPath}, {"random cloud", random}, {"sharp random cloud", sharp}} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, task := smallRunner(t, tc.cloud)
@@ -111,10 +97,7 @@ func TestSpeculativeDistribution(t *testing.T) {
 		scale float32
 	}{{"flat cloud", 0}, {"sharp cloud", 1}} {
 		t.Run(tc.name, func(t *testing.T) {
-			cloudPath := filepath.Join(t.TempDir(), "random.gguf")
-			if err := enginetest.Write(cloudPath, enginetest.Options{Arch: "llama", Shape: tiny, Type: "f32", TokenizerFrom: slmPath, Seed: 2, Scale: tc.scale}); err != nil {
-				t.Fatal(err)
-			}
+			cloudPath := writeShared(t, fmt.Sprintf("random-2-%g.gguf", tc.scale), enginetest.Options{Arch: "llama", Shape: tiny, Type: "f32", TokenizerFrom: slmPath, Seed: 2, Scale: tc.scale})
 			testSpeculativeDistribution(t, cloudPath)
 		})
 	}
@@ -122,7 +105,12 @@ func TestSpeculativeDistribution(t *testing.T) {
 
 func testSpeculativeDistribution(t *testing.T, cloudPath string) {
 	r, task := smallRunner(t, cloudPath)
-	const n = 1500
+	// 600 draws a side find a difference in a few outcome probabilities of
+	// 0.05; the long suite draws 1500.
+	n := 600
+	if longSuite {
+		n = 1500
+	}
 	const length = 2
 	fallback := 0
 	draw := func(st collab.Strategy, seed0 uint64) map[[length]int32]int {
@@ -175,7 +163,7 @@ func testSpeculativeDistribution(t *testing.T, cloudPath string) {
 	// Total variation distance, for the log.
 	var tv float64
 	for k := range keys {
-		tv += math.Abs(float64(a[k]-b[k])) / n
+		tv += math.Abs(float64(a[k]-b[k])) / float64(n)
 	}
 	t.Logf("%d outcomes, chi-square %.1f with %d dof, total variation %.3f; %d per-token fall-back steps", len(keys), stat, dof, tv/2, fallback)
 	if limit := float64(dof) + 3.3*math.Sqrt(2*float64(dof)) + 10; stat > limit {

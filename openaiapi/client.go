@@ -65,9 +65,11 @@ type Config struct {
 	Kind Kind
 	// Model is sent when a request names no model.
 	Model string
-	// APIKeyEnv names the environment variable that holds the API key
-	// (default DefaultAPIKeyEnv). New reads it once; an empty variable sends
-	// no Authorization header.
+	// APIKey is sent as the bearer token when set; otherwise APIKeyEnv
+	// names the environment variable that holds it (default
+	// DefaultAPIKeyEnv). New reads it once; an empty variable sends no
+	// Authorization header.
+	APIKey    string
 	APIKeyEnv string
 	// Timeout bounds each request attempt (default DefaultTimeout). For a
 	// stream it bounds the wait for the response headers and then each
@@ -154,7 +156,7 @@ func New(cfg Config) (*Client, error) {
 		root:    &root,
 		kind:    kind,
 		model:   cfg.Model,
-		apiKey:  os.Getenv(env),
+		apiKey:  cmpOr(cfg.APIKey, os.Getenv(env)),
 		timeout: cmpOr(cfg.Timeout, DefaultTimeout),
 		retries: cfg.MaxRetries,
 		minWait: cmpOr(cfg.MinBackoff, DefaultMinBackoff),

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
 func devRecords(t *testing.T) []Record {
@@ -13,7 +15,7 @@ func devRecords(t *testing.T) []Record {
 	_, file, _, _ := runtime.Caller(0)
 	p := filepath.Join(filepath.Dir(file), "..", "..", "shared", "data", "cogenesis", "context_dev.json")
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("dev data not available (%v): put shared/ beside the repository", err)
+		deptest.Missing(t, "dev data not available (%v): put shared/ beside the repository", err)
 	}
 	recs, err := LoadContextFile(p)
 	if err != nil {

@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/cogenesis/cogenesis/internal/regfile"
 )
 
 // HistoryItem is one earlier writing of the user: the task and the text
@@ -111,11 +112,18 @@ func SplitTask(s string) Task {
 	return Task{Full: NewPrivate(s), General: NewPrivate(g), Personal: NewPrivate(p)}
 }
 
+// Caps on the files read whole: a dataset of the paper's format, and one
+// user's file.
+const (
+	maxContextFile = 1 << 30
+	maxUserFile    = 16 << 20
+)
+
 // LoadContextFile loads every record of a file in the paper's
 // context-aware format (context_dev.json). Errors name the file, record
 // index and field.
 func LoadContextFile(path string) ([]Record, error) {
-	data, err := os.ReadFile(path)
+	data, err := regfile.ReadFile(path, maxContextFile)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +300,7 @@ type UserFileHistory struct {
 //
 // Unknown keys are errors. Errors name the file and field, never text.
 func LoadVault(path string) (*Vault, error) {
-	data, err := os.ReadFile(path)
+	data, err := regfile.ReadFile(path, maxUserFile)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+
+	"github.com/cogenesis/cogenesis/internal/regfile"
 )
 
 // ErrBadModel reports a CombModel file that [Load] cannot use: truncated,
@@ -173,12 +175,15 @@ func (m *CombModel) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
+// maxCombFile bounds a CombModel file (a small MLP: a few MB).
+const maxCombFile = 256 << 20
+
 // Load reads a CombModel that [CombModel.Save] wrote. When k > 0 the model
 // must take features with that top-K size. Errors name the file and what
 // is wrong (truncated, bad header JSON, unknown feature version, wrong K,
 // tensor shape) and wrap [ErrBadModel] when the content is at fault.
 func Load(path string, k int) (*CombModel, error) {
-	data, err := os.ReadFile(path)
+	data, err := regfile.ReadFile(path, maxCombFile)
 	if err != nil {
 		return nil, fmt.Errorf("load combmodel: %w", err)
 	}

@@ -252,7 +252,8 @@ func TestChainErrorNamesSeq(t *testing.T) {
 
 func TestTruncationAtLineBoundaryLeavesValidPrefix(t *testing.T) {
 	// Documented limit: dropping whole records from the end is not
-	// detectable from the file alone; the count (or Summary.LastHash) is.
+	// detectable from the file alone; its head file is (see
+	// TestTailDeletionFinding5).
 	_, lines := writeLog(t, 5)
 	n, err := Verify(bytes.NewReader(bytes.Join(lines[:3], nil)))
 	if err != nil || n != 3 {
@@ -402,6 +403,11 @@ func TestSummarize(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("Summary (-want +got):\n%s", diff)
+	}
+	// A repair record is the log's own, not a request.
+	rep := Record{Seq: 7, Strategy: RepairStrategy, Bytes: 99, Hash: "h7"}
+	if got := Summarize(append(recs, rep)); got.Records != 6 || got.Repairs != 1 || got.Bytes != bodyBytes || got.LastHash != "h7" {
+		t.Errorf("with a repair record: %d records, %d repairs, %d bytes, last hash %q", got.Records, got.Repairs, got.Bytes, got.LastHash)
 	}
 	if empty := Summarize(nil); empty.Records != 0 || empty.LastHash != ZeroHash {
 		t.Errorf("empty summary %+v", empty)

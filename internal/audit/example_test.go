@@ -60,3 +60,37 @@ func ExampleTransport() {
 	// 1 sketch /v1/completions allow [] {"prompt":"public"}
 	// 2 sketch /v1/completions block [demo:secret]
 }
+
+func ExampleVerifyFile() {
+	dir, err := os.MkdirTemp("", "audit-example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "audit.jsonl")
+	log, err := audit.Open(path)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for range 3 {
+		if _, err := log.Append(context.Background(), audit.Record{Host: "cloud.example", Body: "{}", Verdict: audit.VerdictAllow}); err != nil {
+			fmt.Println(err)
+		}
+	}
+	log.Close()
+	st, err := audit.VerifyFile(path)
+	fmt.Println(st.Records, st.Head.Seq, err)
+
+	// Remove the last record: the chain is still valid, but the head file
+	// says it had 3 records.
+	b, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(string(b), "\n")
+	_ = os.WriteFile(path, []byte(strings.Join(lines[:2], "")), 0o600)
+	st, err = audit.VerifyFile(path)
+	fmt.Println(st.Records, errors.Is(err, audit.ErrHeadMismatch))
+	// Output:
+	// 3 3 <nil>
+	// 2 true
+}

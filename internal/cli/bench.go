@@ -12,6 +12,21 @@ import (
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
 )
 
+// runBench dispatches the bench subcommands.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "engine":
+			return runBenchEngine(ctx, args[1:], stdout, stderr)
+		case "collab":
+			return runBenchCollab(ctx, args[1:], stdout, stderr)
+		case "threads":
+			return runBenchThreads(ctx, args[1:], stdout, stderr)
+		}
+	}
+	return usagef("usage: cogen bench engine|collab|threads ...", "unknown bench subcommand")
+}
+
 func runBenchEngine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench engine", flag.ContinueOnError)
 	var (
@@ -45,7 +60,7 @@ func runBenchEngine(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	info := m.Info()
 	fmt.Fprintf(stdout, "model %s (%s, %s, %s params)\n", info.Path, info.Architecture, info.Quantization, humanCount(float64(info.Parameters)))
-	fmt.Fprintf(stdout, "threads %d, %d runs each, median\n", ef.options().Threads, *reps)
+	fmt.Fprintf(stdout, "threads %d, %d runs each, median\n", m.Threads(), *reps)
 	fmt.Fprintf(stdout, "prompt %.1f tok/s\n", r.Prompt)
 	fmt.Fprintf(stdout, "decode %.1f tok/s\n", r.Decode)
 	return nil

@@ -37,19 +37,20 @@ with private context kept on the device.
 Usage: cogen [--log-level debug|info|warn|error] [--log-format text|json] COMMAND [flags]
 
 Commands:
-  generate     generate text: the local model alone, or a collaboration strategy
-  model info   describe a GGUF model
-  bench engine measure the engine's prompt and decode speed
-  bench collab per-token vs speculative fusion: round trips and wall time
-  audit        show or verify the egress audit log (show FILE, verify FILE)
-  data         validate, describe (Table 5) and convert datasets (validate, stats, lamp)
-  fusion       CombModel: extract teacher-forced positions, train, evaluate
-  synth        synthesize a context-aware dataset with a cloud model (resumable)
-  eval         evaluate strategies: judge, pairwise, BLEU/ROUGE-L, the paper's tables and figures
-  cloud        serve a model over the OpenAI protocol, shaped like vLLM
-  serve        the gateway: strategies over the OpenAI protocol, the vault API and a web UI
-  vault        the on-device vault of users' private context (import, list, export, token)
-  testmodel    write a random-weight GGUF test model
+  generate      generate text: the local model alone, or a collaboration strategy
+  model info    describe a GGUF model
+  bench engine  measure the engine's prompt and decode speed
+  bench collab  per-token vs speculative fusion: round trips and wall time
+  bench threads the default thread count against fixed ones, idle and under load
+  audit         the egress audit log (show FILE, verify FILE, repair FILE)
+  data          validate, describe (Table 5) and convert datasets (validate, stats, lamp)
+  fusion        CombModel: extract teacher-forced positions, train, evaluate
+  synth         synthesize a context-aware dataset with a cloud model (resumable)
+  eval          evaluate strategies: judge, pairwise, BLEU/ROUGE-L, the paper's tables and figures
+  cloud         serve a model over the OpenAI protocol, shaped like vLLM
+  serve         the gateway: strategies over the OpenAI protocol, the vault API and a web UI
+  vault         the on-device vault of users' private context (import, list, export, token)
+  testmodel     write a random-weight GGUF test model
 
 Run "cogen COMMAND -h" for a command's flags.`
 
@@ -122,13 +123,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return runModelInfo(ctx, rest[1:], stdout, stderr)
 	case "bench":
-		switch {
-		case len(rest) > 0 && rest[0] == "engine":
-			return runBenchEngine(ctx, rest[1:], stdout, stderr)
-		case len(rest) > 0 && rest[0] == "collab":
-			return runBenchCollab(ctx, rest[1:], stdout, stderr)
-		}
-		return usagef("usage: cogen bench engine|collab ...", "unknown bench subcommand")
+		return runBench(ctx, rest, stdout, stderr)
 	case "cloud":
 		return runCloud(ctx, rest, stdout, stderr)
 	case "serve":

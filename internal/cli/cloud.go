@@ -9,12 +9,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/cogenesis/cogenesis/internal/cloud"
+	"github.com/cogenesis/cogenesis/internal/httpapi"
 )
+
+// cloudKeyEnv holds cogen cloud's bearer token when --api-key is not given.
+const cloudKeyEnv = "COGEN_CLOUD_API_KEY"
 
 func runCloud(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("cloud", flag.ContinueOnError)
@@ -24,16 +29,25 @@ func runCloud(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		name    = fs.String("served-model-name", "", "model id clients use (default: the file name without .gguf)")
 		latency = fs.Duration("latency", 0, "fixed delay added to every response (for benchmarks)")
 		precise = fs.Bool("precise", true, "F32 KV cache, no flash attention: scores equal step-by-step evaluation")
+		apiKey  = fs.String("api-key", "", "bearer token every request must carry (default $"+cloudKeyEnv+"); needed beyond loopback")
 		ef      engineFlags
 	)
 	ef.register(fs)
 	fs.IntVar(&ef.parallel, "parallel", 4, "sequences served at once (batched together)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: cogen cloud --model PATH [--addr 127.0.0.1:8088] [--parallel N] [--latency 50ms]")
+		fmt.Fprintln(stderr, "Usage: cogen cloud --model PATH [--addr 127.0.0.1:8088] [--api-key KEY] [--parallel N] [--latency 50ms]")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args, stderr); err != nil {
 		return err
+	}
+	if *apiKey == "" {
+		*apiKey = os.Getenv(cloudKeyEnv)
+	}
+	// Refused before the model loads: whoever reaches the address could
+	// use the model.
+	if err := httpapi.CheckBind(*addr, *apiKey, "pass --api-key or set "+cloudKeyEnv); err != nil {
+		return fmt.Errorf("cloud: %w", err)
 	}
 	path, err := resolveModel(ctx, *model, ef.cacheDir, stderr)
 	if err != nil {
@@ -53,8 +67,12 @@ func runCloud(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)
 	}
-	handler := (&cloud.Server{Model: m, Name: *name, Latency: *latency, Created: time.Now(), Logger: slog.Default()}).Handler()
-	fmt.Fprintf(stdout, "cogen cloud: serving %s as %q on http://%s/v1 (%d parallel)\n", path, *name, ln.Addr(), opts.Parallel)
+	handler := httpapi.RequireBearer(*apiKey, (&cloud.Server{Model: m, Name: *name, Latency: *latency, Created: time.Now(), Logger: slog.Default()}).Handler())
+	auth := "no token (loopback only)"
+	if *apiKey != "" {
+		auth = "bearer token required"
+	}
+	fmt.Fprintf(stdout, "cogen cloud: serving %s as %q on http://%s/v1 (%d parallel, %s)\n", path, *name, ln.Addr(), opts.Parallel, auth)
 	if err := serveHTTP(ctx, ln, handler); err != nil {
 		return err
 	}

@@ -12,6 +12,9 @@ import (
 	"github.com/cogenesis/cogenesis/internal/dataset"
 )
 
+// maxDatasetFile bounds a dataset file read whole.
+const maxDatasetFile = dataset.MaxFileBytes
+
 const dataUsage = `usage: cogen data validate [--kind context|paper|email] [--wo FILE] FILE
        cogen data stats [--kind K] [--markdown] [--seed N] [--ratio R] FILE...
        cogen data lamp --questions Q.json --outputs O.json --kind paper|email --out DIR [--split train|dev]
@@ -182,7 +185,7 @@ func runDataLaMP(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("data lamp: %w", err)
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := os.MkdirAll(*out, 0o700); err != nil {
 		return fmt.Errorf("data lamp: %w", err)
 	}
 	parts := map[string]*dataset.File{"test": f}

@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
+
+	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
 // The dataset package's hand-written fixtures.
@@ -22,7 +24,7 @@ func devData(t *testing.T, name string) string {
 	t.Helper()
 	p := enginetest.SharedPath("data", "cogenesis", name)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("real dev data not available (%v): put the shared/ folder beside the repository to run this test", err)
+		deptest.Missing(t, "real dev data not available (%v): put the shared/ folder beside the repository to run this test", err)
 	}
 	return p
 }

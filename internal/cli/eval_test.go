@@ -26,6 +26,8 @@ import (
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
 	"github.com/cogenesis/cogenesis/internal/eval"
 	"github.com/cogenesis/cogenesis/privacy"
+
+	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
 // evalServer serves the real tiny model with the vLLM-shaped server on
@@ -92,7 +94,7 @@ func evalConfig(t *testing.T, dir, target string, strategies, extraJudge string)
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(data); err != nil {
-		t.Skipf("dataset not available: %v", err)
+		deptest.Missing(t, "dataset not available: %v", err)
 	}
 	cfg := fmt.Sprintf(`out = "out"
 seeds = [1, 2]
@@ -351,19 +353,10 @@ func checkEvalOutputs(t *testing.T, out, stdout string) {
 	}
 }
 
-// TestHelperEval is the subprocess of TestEvalResumeAfterSIGKILL.
-func TestHelperEval(t *testing.T) {
-	if os.Getenv("COGEN_EVAL_HELPER") != "1" {
-		t.Skip("subprocess only")
-	}
-	if err := cli.Run(t.Context(), []string{"eval", "--config", os.Getenv("COGEN_EVAL_CONFIG")}, os.Stdout, os.Stderr); err != nil {
-		t.Fatal(err)
-	}
-}
-
+// evalHelperCmd runs evalChild (see TestMain) with the config file.
 func evalHelperCmd(config string) (*exec.Cmd, *bytes.Buffer) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperEval$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "COGEN_EVAL_HELPER=1", "COGEN_EVAL_CONFIG="+config)
+	cmd := exec.Command(os.Args[0], childArgs...)
+	cmd.Env = append(os.Environ(), evalHelperEnv+"=1", evalConfigEnv+"="+config)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	return cmd, &out
@@ -488,6 +481,17 @@ strategy = "sketch"
 	}
 	if !strings.Contains(stdout, "| tiny + sketch |") {
 		t.Errorf("stdout:\n%s", stdout)
+	}
+	// The output holds private-derived text: its folders are the owner's
+	// alone, like its files.
+	for _, d := range []string{"out", filepath.Join("out", "audit")} {
+		fi, err := os.Stat(filepath.Join(dir, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm != 0o700 {
+			t.Errorf("%s: mode %v, want 0700", d, perm)
+		}
 	}
 	_, stderr, err = run(t, "eval", "--config", path)
 	if err != nil {

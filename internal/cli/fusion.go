@@ -136,7 +136,7 @@ func runFusionExtract(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return &UsageError{Err: err}
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := os.MkdirAll(*out, 0o700); err != nil {
 		return err
 	}
 	ef.ctxSize = max(ef.ctxSize, 8192)

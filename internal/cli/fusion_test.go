@@ -10,6 +10,8 @@ import (
 
 	"github.com/cogenesis/cogenesis/collab/fusion"
 	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
+
+	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
 // TestFusionExtractTrainEval runs the CombModel pipeline on two dev records
@@ -20,7 +22,7 @@ func TestFusionExtractTrainEval(t *testing.T) {
 	model := enginetest.SharedModel(t)
 	data := enginetest.SharedPath("data", "cogenesis", "context_dev.json")
 	if _, err := os.Stat(data); err != nil {
-		t.Skipf("dev data not available: %v", err)
+		deptest.Missing(t, "dev data not available: %v", err)
 	}
 	dir := t.TempDir()
 	train, dev := filepath.Join(dir, "train"), filepath.Join(dir, "dev")

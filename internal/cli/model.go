@@ -25,7 +25,7 @@ type engineFlags struct {
 }
 
 func (e *engineFlags) register(fs *flag.FlagSet) {
-	fs.IntVar(&e.threads, "threads", 0, "CPU threads (default: all cores)")
+	fs.IntVar(&e.threads, "threads", 0, "CPU threads per model (default: chosen per model: the free physical cores, one for a model under 16 MiB, split between the models of one process)")
 	fs.IntVar(&e.ctxSize, "ctx", 4096, "context size per sequence, in tokens")
 	fs.IntVar(&e.batch, "batch", 512, "most tokens per decode call")
 	fs.StringVar(&e.lora, "slm-lora", "", "LoRA adapter GGUF to apply to the local model")

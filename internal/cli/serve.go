@@ -78,10 +78,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		allowPriv = fs.Bool("allow-private-egress", false, "offer cogen-llm-context, which sends the private context to the cloud")
 		ef        engineFlags
 	)
+	var origins []string
+	fs.Func("allow-origin", "`ORIGIN`s (scheme://host[:port], repeatable or comma-separated) whose web pages may call the API; pages of every other origin are refused", func(v string) error {
+		for o := range strings.SplitSeq(v, ",") {
+			o, err := serve.ValidOrigin(strings.TrimSpace(o))
+			if err != nil {
+				return err
+			}
+			origins = append(origins, o)
+		}
+		return nil
+	})
 	ef.register(fs)
 	fs.IntVar(&ef.parallel, "parallel", 4, "local sequences generating at once (batched together)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: cogen serve --slm PATH [--llm URL|local:PATH] [--addr 127.0.0.1:8080] [--vault PATH] [--token TOKEN]")
+		fmt.Fprintln(stderr, "Usage: cogen serve --slm PATH [--llm URL|local:PATH] [--addr 127.0.0.1:8080] [--vault PATH] [--token TOKEN] [--allow-origin ORIGIN]")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args, stderr); err != nil {
@@ -113,21 +124,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	// With-context prompts are long.
 	ef.ctxSize = max(ef.ctxSize, 8192)
-	cloudThreads := ef.threads
-	if strings.HasPrefix(*llmURL, "local:") && ef.threads == 0 {
-		// Both models decode at once: give each half the cores, since two
-		// thread pools spinning on the same cores slow both down many
-		// times over.
-		ef.threads = max(1, runtime.NumCPU()/2)
-		cloudThreads = max(1, runtime.NumCPU()-ef.threads)
-	}
 	m, err := openModel(ctx, *slm, ef, stderr)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	s := &serve.Server{
-		Store: store, SLM: m, AuditPath: ap, Token: *token, AllowPrivateEgress: *allowPriv,
+		Store: store, SLM: m, AuditPath: ap, Token: *token, AllowOrigins: origins, AllowPrivateEgress: *allowPriv,
 		MaxTokens: *maxTokens, CloudMaxTokens: *cloudMax, MaxQueue: *queue,
 		Logger: slog.Default().With("component", "serve"), Created: time.Now(),
 	}
@@ -135,7 +138,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// The run's guard (the user of each request) checks every request;
 		// without one nothing leaves.
 		cloud, closeCloud, err := dialCloud(ctx, collab.CloudConfig{
-			Target: *llmURL, Kind: openaiapi.Kind(*llmKind), Model: *llmModel, Threads: cloudThreads,
+			Target: *llmURL, Kind: openaiapi.Kind(*llmKind), Model: *llmModel, Threads: ef.threads,
 			Detokenize: m.Detokenize, AllowPrivateEgress: *allowPriv,
 		}, ap, ef.cacheDir, stderr)
 		if err != nil {

@@ -51,6 +51,22 @@ func TestServeRefusesOpenAddressWithoutToken(t *testing.T) {
 	}
 }
 
+func TestServeAllowOriginFlag(t *testing.T) {
+	t.Setenv("COGEN_SERVE_TOKEN", "")
+	for _, bad := range []string{"app.example", "https://app.example/path", "https://ok.example,null"} {
+		_, _, err := run(t, "serve", "--slm", "/nonexistent.gguf", "--allow-origin", bad)
+		if _, ok := errors.AsType[*cli.UsageError](err); !ok || !strings.Contains(err.Error(), "origin") {
+			t.Errorf("serve --allow-origin %q: %v, want a usage error about the origin", bad, err)
+		}
+	}
+	// Good origins pass; the missing model is the next error.
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	_, _, err := run(t, "serve", "--slm", "/nonexistent.gguf", "--allow-origin", "https://a.example, http://127.0.0.1:3000", "--allow-origin", "https://b.example")
+	if err == nil || strings.Contains(err.Error(), "origin") {
+		t.Errorf("serve with good --allow-origin values: %v, want an error about the model only", err)
+	}
+}
+
 // TestServeEndToEnd starts cogen serve with a local cloud and the default
 // per-user vault, imports a user through the API, writes with sketch and
 // shuts down on cancellation.
@@ -66,7 +82,8 @@ func TestServeEndToEnd(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- cli.Run(ctx, []string{"serve", "--slm", model, "--llm", "local:" + model, "--addr", "127.0.0.1:0",
-			"--threads", "2", "--parallel", "2", "--max-tokens", "32", "--cloud-max-tokens", "8"}, &out, &errb)
+			"--threads", "2", "--parallel", "2", "--max-tokens", "32", "--cloud-max-tokens", "8",
+			"--allow-origin", "http://127.0.0.1:3000"}, &out, &errb)
 	}()
 	re := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)/`)
 	var base string
@@ -105,6 +122,24 @@ func TestServeEndToEnd(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, b
+	}
+	// A page of the allowed origin may call the API; others may not.
+	for origin, want := range map[string]int{"http://127.0.0.1:3000": http.StatusOK, "http://127.0.0.1:3001": http.StatusForbidden} {
+		req, err := http.NewRequestWithContext(ctx, "GET", base+"/v1/models", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer t0k")
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Sec-Fetch-Site", "same-site")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET /v1/models from a page of %s: %d, want %d", origin, resp.StatusCode, want)
+		}
 	}
 	ds, err := os.ReadFile(data)
 	if err != nil {

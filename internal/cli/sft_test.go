@@ -13,6 +13,8 @@ import (
 	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
 	"github.com/cogenesis/cogenesis/llm"
 	"github.com/cogenesis/cogenesis/privacy"
+
+	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
 func readSFT(t *testing.T, path string) [][]llm.Message {
@@ -41,7 +43,7 @@ func TestDataSFT(t *testing.T) {
 	data := enginetest.SharedPath("data", "cogenesis", "context_dev.json")
 	recs, err := privacy.LoadContextFile(data)
 	if err != nil {
-		t.Skipf("dev data not available: %v", err)
+		deptest.Missing(t, "dev data not available: %v", err)
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "sft.jsonl")

@@ -75,7 +75,7 @@ func runSynth(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		*auditPath = *out + ".audit.jsonl"
 	}
 
-	url, kind, model := *llmTarget, openaiapi.Kind(*llmKind), *llmModel
+	url, kind, model, key := *llmTarget, openaiapi.Kind(*llmKind), *llmModel, ""
 	if p, ok := strings.CutPrefix(url, "local:"); ok {
 		rp, err := resolveModel(ctx, p, *cacheDir, stderr)
 		if err != nil {
@@ -86,7 +86,7 @@ func runSynth(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer lc.Close()
-		url, kind, model = lc.URL, openaiapi.KindVLLM, "local"
+		url, kind, model, key = lc.URL, openaiapi.KindVLLM, "local", lc.Key
 	}
 	log, err := audit.Open(*auditPath)
 	if err != nil {
@@ -96,7 +96,7 @@ func runSynth(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// The data is synthetic, so there is no vault to guard; every request
 	// is still recorded, and tagged with its job id.
 	client, err := openaiapi.New(openaiapi.Config{
-		BaseURL: url, Kind: kind, Model: model, Timeout: 5 * time.Minute,
+		BaseURL: url, Kind: kind, Model: model, APIKey: key, Timeout: 5 * time.Minute,
 		HTTPClient: &http.Client{Transport: &synth.Transport{Base: &audit.Transport{Base: http.DefaultTransport, Log: log}}},
 		Logger:     slog.Default().With("component", "cloud"),
 	})

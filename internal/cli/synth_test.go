@@ -203,28 +203,15 @@ func TestSynthEndToEnd(t *testing.T) {
 	}
 }
 
-// TestHelperSynth is the subprocess of TestSynthResumeAfterSIGKILL.
-func TestHelperSynth(t *testing.T) {
-	if os.Getenv("COGEN_SYNTH_HELPER") != "1" {
-		t.Skip("subprocess only")
-	}
-	var args []string
-	if err := json.Unmarshal([]byte(os.Getenv("COGEN_SYNTH_ARGS")), &args); err != nil {
-		t.Fatal(err)
-	}
-	if err := cli.Run(t.Context(), args, os.Stdout, os.Stderr); err != nil {
-		t.Fatal(err)
-	}
-}
-
+// helperCmd runs synthChild (see TestMain) with args.
 func helperCmd(t *testing.T, args []string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
 	enc, err := json.Marshal(args)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSynth$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "COGEN_SYNTH_HELPER=1", "COGEN_SYNTH_ARGS="+string(enc))
+	cmd := exec.Command(os.Args[0], childArgs...)
+	cmd.Env = append(os.Environ(), synthHelperEnv+"=1", synthArgsEnv+"="+string(enc))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	return cmd, &out

@@ -6,11 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 
 	"github.com/cogenesis/cogenesis/internal/atomicfile"
 	"github.com/cogenesis/cogenesis/internal/vault"
+
+	"github.com/cogenesis/cogenesis/internal/regfile"
 )
 
 const vaultUsage = `usage: cogen vault import --vault PATH --dataset FILE [--index N] [--user ID]
@@ -68,7 +69,7 @@ func runVault(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *user != "" && *index < 0 {
 			return usagef(vaultUsage, "--user names one record's user: pass --index N too")
 		}
-		data, err := os.ReadFile(*dataset)
+		data, err := regfile.ReadFile(*dataset, maxDatasetFile)
 		if err != nil {
 			return err
 		}

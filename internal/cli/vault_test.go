@@ -15,13 +15,15 @@ import (
 	"github.com/cogenesis/cogenesis/internal/cli"
 	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
 	"github.com/cogenesis/cogenesis/privacy"
+
+	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
 func devContextFile(t *testing.T) string {
 	t.Helper()
 	p := enginetest.SharedPath("data", "cogenesis", "context_dev.json")
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("dev data not available: %v", err)
+		deptest.Missing(t, "dev data not available: %v", err)
 	}
 	return p
 }

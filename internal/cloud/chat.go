@@ -11,13 +11,25 @@ import (
 	"github.com/cogenesis/cogenesis/openaiapi"
 )
 
+// chatBody is a chat request with the OpenAI fields that
+// openaiapi.ChatCompletionRequest leaves out and cogen cloud must not
+// ignore.
+type chatBody struct {
+	openaiapi.ChatCompletionRequest
+	N *int `json:"n"`
+}
+
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
-	var req openaiapi.ChatCompletionRequest
-	if err := httpapi.Decode(r, &req); err != nil {
+	var body chatBody
+	if err := httpapi.Decode(r, &body); err != nil {
 		s.fail(w, err)
 		return
 	}
-	if err := s.runChat(w, r, &req); err != nil {
+	if err := checkN(body.N); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.runChat(w, r, &body.ChatCompletionRequest); err != nil {
 		s.fail(w, err)
 	}
 }

@@ -10,13 +10,27 @@ import (
 	"github.com/cogenesis/cogenesis/openaiapi"
 )
 
+// completionBody is a completions request with the OpenAI fields that
+// openaiapi.CompletionRequest leaves out and cogen cloud must not ignore.
+type completionBody struct {
+	openaiapi.CompletionRequest
+	N *int `json:"n"`
+	// ResponseFormat constrains the output as on chat completions (vLLM
+	// accepts it on completions too).
+	ResponseFormat *openaiapi.ResponseFormat `json:"response_format"`
+}
+
 func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
-	var req openaiapi.CompletionRequest
-	if err := httpapi.Decode(r, &req); err != nil {
+	var body completionBody
+	if err := httpapi.Decode(r, &body); err != nil {
 		s.fail(w, err)
 		return
 	}
-	if err := s.runCompletion(w, r, &req); err != nil {
+	if err := checkN(body.N); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.runCompletion(w, r, &body.CompletionRequest, body.ResponseFormat); err != nil {
 		s.fail(w, err)
 	}
 }
@@ -45,7 +59,7 @@ func (s *Server) promptTokens(p openaiapi.Prompt) ([]int32, error) {
 }
 
 // runCompletion returns an error only before the response has started.
-func (s *Server) runCompletion(w http.ResponseWriter, r *http.Request, req *openaiapi.CompletionRequest) error {
+func (s *Server) runCompletion(w http.ResponseWriter, r *http.Request, req *openaiapi.CompletionRequest, rf *openaiapi.ResponseFormat) error {
 	ctx := r.Context()
 	if err := s.checkModel(req.Model); err != nil {
 		return err
@@ -56,6 +70,12 @@ func (s *Server) runCompletion(w http.ResponseWriter, r *http.Request, req *open
 	}
 	if len(prompt) == 0 {
 		return httpapi.BadRequest("prompt: empty")
+	}
+	if req.Logprobs != nil && *req.Logprobs < 0 {
+		return httpapi.BadRequest("logprobs %d: must be in [0, %d]", *req.Logprobs, MaxTopLogprobs)
+	}
+	if req.NProbs < 0 {
+		return httpapi.BadRequest("n_probs %d: must be in [0, %d]", req.NProbs, MaxTopLogprobs)
 	}
 	lpK := -1 // no logprobs
 	if req.Logprobs != nil {
@@ -77,7 +97,7 @@ func (s *Server) runCompletion(w http.ResponseWriter, r *http.Request, req *open
 	if err != nil {
 		return err
 	}
-	gram, err := constraintFor(nil, req.GuidedGrammar, req.GuidedRegex, req.Grammar)
+	gram, err := constraintFor(rf, req.GuidedGrammar, req.GuidedRegex, req.Grammar)
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,16 @@ func samplingParams(temperature, topP *float64, seed *int64) (sample.Params, err
 	return p, nil
 }
 
+// checkN accepts the OpenAI field n only as 1: cogen cloud returns one
+// choice per request, and silently returning fewer than asked would
+// mislead a client.
+func checkN(n *int) error {
+	if n != nil && *n != 1 {
+		return httpapi.BadRequest("n %d: cogen cloud returns one choice per request; send n requests (with different seeds) instead", *n)
+	}
+	return nil
+}
+
 func checkTopK(name string, k int) error {
 	if k < 0 || k > MaxTopLogprobs {
 		return httpapi.BadRequest("%s %d: must be in [0, %d]", name, k, MaxTopLogprobs)

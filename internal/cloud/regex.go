@@ -19,6 +19,7 @@ func regexToGBNF(pattern string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("guided_regex: %w", err)
 	}
+	re = collapse(re)
 	var b strings.Builder
 	if err := writeRegex(&b, re, true, true); err != nil {
 		return "", fmt.Errorf("guided_regex: %w", err)
@@ -69,7 +70,8 @@ func writeRegex(b *strings.Builder, re *syntax.Regexp, first, last bool) error {
 	case syntax.OpWordBoundary, syntax.OpNoWordBoundary:
 		return fmt.Errorf("word boundaries are not supported")
 	case syntax.OpCapture:
-		return writeGroup(b, re.Sub[0], first, last, "")
+		// Compound expressions bracket themselves.
+		return writeRegex(b, re.Sub[0], first, last)
 	case syntax.OpStar:
 		return writeGroup(b, re.Sub[0], false, false, "*")
 	case syntax.OpPlus:
@@ -141,13 +143,49 @@ func writeClass(b *strings.Builder, ranges []rune) {
 	b.WriteString("]")
 }
 
-// classRune escapes r for a GBNF character class.
+// classRune escapes r for a GBNF character class. GBNF has no escapes
+// for ^ and -, so they are written in hex.
 func classRune(r rune) string {
 	switch r {
-	case '\\', ']', '[', '^', '-':
+	case '\\', ']', '[':
 		return `\` + string(r)
+	case '^', '-':
+		return fmt.Sprintf(`\x%02X`, r)
 	}
 	return escapeRune(r)
+}
+
+// collapse rewrites repetitions of repetitions, through capture groups,
+// into one: (a*)*, (a?)*, (a*)+ and (a+)* are a*, (a+)+ is a+, and (a?)?
+// is a?. The GBNF validator rewrites the general case (a repetition of
+// anything that matches the empty string); this keeps the common one
+// small.
+func collapse(re *syntax.Regexp) *syntax.Regexp {
+	for i, sub := range re.Sub {
+		re.Sub[i] = collapse(sub)
+	}
+	switch re.Op {
+	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest:
+	default:
+		return re
+	}
+	inner := re.Sub[0]
+	for inner.Op == syntax.OpCapture {
+		inner = inner.Sub[0]
+	}
+	switch inner.Op {
+	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest:
+	default:
+		return re
+	}
+	op := syntax.OpStar
+	switch {
+	case re.Op == inner.Op:
+		op = re.Op
+	case re.Op != syntax.OpStar && inner.Op != syntax.OpStar && re.Op != inner.Op:
+		op = syntax.OpStar // (a+)? and (a?)+ are a*
+	}
+	return &syntax.Regexp{Op: op, Flags: re.Flags, Sub: []*syntax.Regexp{inner.Sub[0]}}
 }
 
 // gbnfString returns s as a GBNF string literal.

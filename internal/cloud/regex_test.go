@@ -9,9 +9,14 @@ func TestRegexToGBNF(t *testing.T) {
 	tests := []struct {
 		pattern, want, err string
 	}{
-		{pattern: `Rating: \[\[(10|[1-9])\]\]`, want: `root ::= ("Rating: [[" (("10" | [1-9])) "]]")`},
+		{pattern: `Rating: \[\[(10|[1-9])\]\]`, want: `root ::= ("Rating: [[" ("10" | [1-9]) "]]")`},
 		{pattern: `^a"b\\c$`, want: `root ::= ("" "a\"b\\c" "")`},
-		{pattern: `[^\]\n-]x{2,3}y*z+w?`, want: `root ::= ([\x00-\t\x0B-,.-\\\^-\U0010FFFF] ("x"){2,3} ("y")* ("z")+ ("w")?)`},
+		{pattern: `[^\]\n-]x{2,3}y*z+w?`, want: `root ::= ([\x00-\t\x0B-,.-\\\x5E-\U0010FFFF] ("x"){2,3} ("y")* ("z")+ ("w")?)`},
+		{pattern: `(a*)*`, want: `root ::= ("a")*`},
+		{pattern: `(a?)*b`, want: `root ::= (("a")* "b")`},
+		{pattern: `(a*)+`, want: `root ::= ("a")*`},
+		{pattern: `((a+)?)?`, want: `root ::= ("a")*`},
+		{pattern: `(a+)+`, want: `root ::= ("a")+`},
 		{pattern: `\d{3,}`, want: `root ::= ([0-9]){3,}`},
 		{pattern: `(?i)ok`, want: "root ::= ([Oo] [Kk\u212A])"}, // with the Kelvin sign, as RE2 folds
 		{pattern: `.`, want: `root ::= [^\n]`},

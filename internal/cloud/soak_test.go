@@ -1,4 +1,4 @@
-//go:build cgo
+//go:build cgo && long
 
 package cloud_test
 
@@ -16,15 +16,17 @@ import (
 
 	"github.com/cogenesis/cogenesis/llm"
 	"github.com/cogenesis/cogenesis/openaiapi"
+
+	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
-var soak = flag.Duration("soak", 0, "run the concurrent-streaming soak test for this long (e.g. 30s)")
+var soak = flag.Duration("soak", 30*time.Second, "how long the concurrent-streaming soak test runs")
 
 // rssKiB reads the process's resident set size from /proc.
 func rssKiB(t *testing.T) int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
-		t.Skipf("no /proc: %v", err)
+		deptest.Missing(t, "no /proc: %v", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -39,13 +41,10 @@ func rssKiB(t *testing.T) int64 {
 }
 
 // TestSoakConcurrentStreams runs 8 streaming clients against cogen cloud
-// for -soak (default: skipped; 3s under -short is not run either) and checks
+// for -soak (30 s; it is part of the long suite: go test -tags long) and checks
 // that no request fails and that memory stays flat: the resident set after
 // the second half of the run grows by less than 10% over the first half.
 func TestSoakConcurrentStreams(t *testing.T) {
-	if *soak <= 0 {
-		t.Skip("soak test: run with -soak=30s")
-	}
 	f := start(t, 4)
 	c := f.client(t, openaiapi.KindVLLM)
 	const clients = 8

@@ -12,6 +12,8 @@ import (
 
 	openai "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+
+	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
 // TestOfficialGoClient drives cogen cloud with the official openai-go
@@ -82,7 +84,7 @@ func TestOfficialGoClient(t *testing.T) {
 func TestOfficialNodeClient(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed")
+		deptest.Missing(t, "node is not installed")
 	}
 	root := repoRoot(t)
 	mod := filepath.Join(root, ".cache", "node", "node_modules", "openai")
@@ -90,7 +92,7 @@ func TestOfficialNodeClient(t *testing.T) {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("npm openai package missing at %s (make test installs it)", mod)
 		}
-		t.Skipf("npm openai package not installed (run make test, or npm install --prefix .cache/node openai): %v", err)
+		deptest.Missing(t, "npm openai package not installed (run make test, or npm install --prefix .cache/node openai): %v", err)
 	}
 	f := start(t, 2)
 	cmd := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "openai_client.mjs"), f.srv.URL+"/v1")

@@ -6,12 +6,18 @@ import (
 	"os"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cogenesis/cogenesis/internal/regfile"
 )
 
 // Kind names a dataset format.
 type Kind string
 
 // The dataset kinds.
+// MaxFileBytes bounds a dataset file that is read whole (the paper's
+// largest, LaMP's question files, are a few hundred MB).
+const MaxFileBytes = 1 << 30
+
 const (
 	// KindContext is the paper's context-aware instruction format.
 	KindContext Kind = "context"
@@ -265,7 +271,7 @@ func pairProblems(f, wo *File) []Problem {
 }
 
 func loadOne(path string, kind Kind) (*File, []Problem, bool) {
-	fh, err := os.Open(path)
+	fh, err := regfile.Open(path)
 	if err != nil {
 		return nil, []Problem{fileProblem(path, "cannot open: "+pathErrorText(err))}, true
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/cogenesis/cogenesis/internal/dataset"
 	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
+
+	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
 // sharedData returns the path of a file of the real dev data in
@@ -22,7 +24,7 @@ func sharedData(t *testing.T, name string) string {
 	t.Helper()
 	p := enginetest.SharedPath("data", "cogenesis", name)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("real dev data not available (%v): put the shared/ folder beside the repository to run this test", err)
+		deptest.Missing(t, "real dev data not available (%v): put the shared/ folder beside the repository to run this test", err)
 	}
 	return p
 }

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/cogenesis/cogenesis/internal/atomicfile"
+
+	"github.com/cogenesis/cogenesis/internal/regfile"
 )
 
 // Length bounds and history budget of the LaMP processing (paper Appendix
@@ -133,7 +134,7 @@ func ProcessLaMP(ctx context.Context, questionsPath, outputsPath string, o LaMPO
 	if err != nil {
 		return nil, rep, err
 	}
-	fh, err := os.Open(questionsPath)
+	fh, err := regfile.Open(questionsPath)
 	if err != nil {
 		return nil, rep, fmt.Errorf("lamp: open questions: %w", err)
 	}
@@ -276,7 +277,7 @@ func selectHistory(o LaMPOptions, profile []lampItem, target, ref string) []Prof
 }
 
 func readLaMPOutputs(path, task string) (map[lampID]string, error) {
-	b, err := os.ReadFile(path)
+	b, err := regfile.ReadFile(path, MaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("lamp: read outputs: %w", err)
 	}

@@ -37,7 +37,7 @@ type Config struct {
 	// CloudMaxTokens bounds the cloud's outline or draft (default 512).
 	MaxTokens      int `toml:"max_tokens"`
 	CloudMaxTokens int `toml:"cloud_max_tokens"`
-	// Threads is the local engine's CPU threads (0: all cores).
+	// Threads is the engines' CPU threads (0: chosen per model and load, see llamacpp.Options).
 	Threads    int        `toml:"threads"`
 	Sampling   Sampling   `toml:"sampling"`
 	Datasets   []Dataset  `toml:"datasets"`

@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cogenesis/cogenesis/collab"
+
+	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
 // validConfig is a minimal valid config; {data} and {model} are replaced
@@ -177,7 +179,7 @@ func TestLoadConfigErrors(t *testing.T) {
 func TestExampleConfig(t *testing.T) {
 	const path = "../../examples/eval.toml"
 	if _, err := os.Stat("../../../shared/data/cogenesis/context_dev.json"); err != nil {
-		t.Skipf("shared data not available: %v", err)
+		deptest.Missing(t, "shared data not available: %v", err)
 	}
 	c, err := LoadConfig(path)
 	if err != nil {
@@ -191,7 +193,7 @@ func TestExampleConfig(t *testing.T) {
 func TestLoadRecords(t *testing.T) {
 	const dir = "../../../shared/data/cogenesis/"
 	if _, err := os.Stat(dir + "paper_dev.json"); err != nil {
-		t.Skipf("shared data not available: %v", err)
+		deptest.Missing(t, "shared data not available: %v", err)
 	}
 	c := &Config{Datasets: []Dataset{
 		{Path: dir + "context_dev.json", Kind: "context", Records: "3:", Limit: 4},

@@ -33,6 +33,8 @@ import (
 	"github.com/cogenesis/cogenesis/llm"
 	"github.com/cogenesis/cogenesis/openaiapi"
 	"github.com/cogenesis/cogenesis/privacy"
+
+	"github.com/cogenesis/cogenesis/internal/regfile"
 )
 
 // keyVersion changes when the meaning of a cached result changes.
@@ -162,7 +164,7 @@ func Run(ctx context.Context, cfg *Config, o Options) (*Report, error) {
 	if out == nil {
 		out = io.Discard
 	}
-	if err := os.MkdirAll(filepath.Join(cfg.Out, "audit"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(cfg.Out, "audit"), 0o700); err != nil {
 		return nil, fmt.Errorf("eval output: %w", err)
 	}
 	st, err := openStore(ctx, filepath.Join(cfg.Out, "eval.db"))
@@ -233,7 +235,7 @@ func (c *Config) loadRecords(i int) ([]*record, error) {
 			return nil, err
 		}
 	}
-	data, err := os.ReadFile(d.Path)
+	data, err := regfile.ReadFile(d.Path, dataset.MaxFileBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +342,7 @@ func (r *runner) modelID(ctx context.Context, ref string) (string, error) {
 		return "", err
 	}
 	if id == "" {
-		f, err := os.Open(path)
+		f, err := regfile.Open(path)
 		if err != nil {
 			return "", fmt.Errorf("model %s: %w", path, err)
 		}
@@ -488,17 +490,25 @@ func (r *runner) localCloud(ctx context.Context, ref string) (*collab.LocalCloud
 	return lc, nil
 }
 
-// endpoint returns the base URL, kind and model name of a target, starting
-// a local cloud for local:PATH.
-func (r *runner) endpoint(ctx context.Context, target, kind, model string) (string, openaiapi.Kind, string, error) {
+// endpoint is where a target's requests go.
+type endpoint struct {
+	url   string
+	kind  openaiapi.Kind
+	model string
+	key   string // bearer token; empty: the client's environment variable
+}
+
+// endpoint returns the endpoint of a target, starting a local cloud for
+// local:PATH.
+func (r *runner) endpoint(ctx context.Context, target, kind, model string) (endpoint, error) {
 	if p, ok := cutLocal(target); ok {
 		lc, err := r.localCloud(ctx, p)
 		if err != nil {
-			return "", "", "", err
+			return endpoint{}, err
 		}
-		return lc.URL, openaiapi.KindVLLM, "local", nil
+		return endpoint{lc.URL, openaiapi.KindVLLM, "local", lc.Key}, nil
 	}
-	return target, openaiapi.Kind(kind), model, nil
+	return endpoint{target, openaiapi.Kind(kind), model, ""}, nil
 }
 
 // generate runs the pending generation jobs one at a time (the local model
@@ -578,7 +588,7 @@ func (r *runner) generate(ctx context.Context, p *plan) error {
 		var cloud *collab.Cloud
 		if st != collab.SLM {
 			if cloud = clouds[j.strat]; cloud == nil {
-				url, kind, model, err := r.endpoint(ctx, r.cfg.Cloud.Target, r.cfg.Cloud.Kind, r.cfg.Cloud.Model)
+				ep, err := r.endpoint(ctx, r.cfg.Cloud.Target, r.cfg.Cloud.Kind, r.cfg.Cloud.Model)
 				if err != nil {
 					return err
 				}
@@ -587,7 +597,7 @@ func (r *runner) generate(ctx context.Context, p *plan) error {
 					return err
 				}
 				c, _, err := collab.DialCloud(collab.CloudConfig{
-					Target: url, Kind: kind, Model: model, Audit: log, Detokenize: detok,
+					Target: ep.url, Kind: ep.kind, Model: ep.model, APIKey: ep.key, Audit: log, Detokenize: detok,
 					AllowPrivateEgress: r.cfg.Cloud.AllowPrivateEgress, Logger: r.logger.With("component", "cloud"),
 				})
 				if err != nil {
@@ -793,7 +803,7 @@ func withJudgeGuard(ctx context.Context, g *privacy.Guard) context.Context {
 // allows.
 func (r *runner) judgeClient(ctx context.Context) (*openaiapi.Client, func(), error) {
 	j := r.cfg.Judge
-	url, kind, model, err := r.endpoint(ctx, j.Target, j.Kind, j.Model)
+	ep, err := r.endpoint(ctx, j.Target, j.Kind, j.Model)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -814,7 +824,7 @@ func (r *runner) judgeClient(ctx context.Context) (*openaiapi.Client, func(), er
 		return audit.Verdict{}, nil
 	}
 	c, err := openaiapi.New(openaiapi.Config{
-		BaseURL: url, Kind: kind, Model: model, Timeout: 10 * time.Minute,
+		BaseURL: ep.url, Kind: ep.kind, Model: ep.model, APIKey: ep.key, Timeout: 10 * time.Minute,
 		HTTPClient: &http.Client{Transport: tr}, Logger: r.logger.With("component", "judge"),
 	})
 	if err != nil {

@@ -21,7 +21,19 @@
 //
 // Validation failures are reported as [*FormatError], which names the file,
 // the byte offset, the field and the problem. A missing file gives an error
-// for which errors.Is(err, fs.ErrNotExist) holds.
+// for which errors.Is(err, fs.ErrNotExist) holds. [Open] reads only regular
+// files: a directory, named pipe (FIFO), device or socket is refused before
+// it is opened, so it never blocks or reads without end.
+//
+// # Models
+//
+// [CheckModel] (and [OpenModel], which opens and checks) goes further for
+// a file that is to run: its architecture must be one of [Architectures]
+// (the one list of what cogenesis supports), and its hyperparameters and
+// tensors must agree — block count and blk.N tensors, head counts and the
+// embedding length, finite positive epsilons and rope bases, vocabulary and
+// embedding shapes, and the other values llama.cpp asserts on rather than
+// rejects. Its failures are [*ModelError] values naming the file and key.
 //
 // A [File] is immutable after reading and safe for concurrent use.
 package gguf

@@ -8,8 +8,10 @@ import (
 	"io"
 	"math"
 	"math/bits"
-	"os"
 	"strconv"
+	"strings"
+
+	"github.com/cogenesis/cogenesis/internal/regfile"
 )
 
 // Magic is the four bytes every GGUF file starts with.
@@ -133,15 +135,22 @@ type File struct {
 	// Size is the file size in bytes.
 	Size int64
 
+	path  string // set by Open, for error messages
 	index map[string]int
 }
 
 // Open reads and validates the GGUF file at path. It reads the header,
 // metadata and tensor table but never the tensor data, and closes the file
 // before returning. A missing file gives an error that matches
-// fs.ErrNotExist; an invalid one gives a [*FormatError] naming path.
+// fs.ErrNotExist; an invalid one gives a [*FormatError] naming path. Only a
+// regular file (or a symbolic link to one) is read: a directory, named
+// pipe, device or socket is refused before it is opened, so Open never
+// blocks on a FIFO nor reads an endless device.
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path)
+	if errors.Is(err, regfile.ErrNotRegular) {
+		return nil, &FormatError{Path: path, Field: "file", Reason: strings.TrimPrefix(err.Error(), path+" ") + ", want a GGUF file", Err: err}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open gguf: %w", err)
 	}
@@ -150,12 +159,12 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open gguf: %w", err)
 	}
-	if !st.Mode().IsRegular() {
-		return nil, &FormatError{Path: path, Field: "file", Reason: "is not a regular file (mode " + st.Mode().String() + ")"}
-	}
 	g, err := Read(f, st.Size())
 	if fe, ok := errors.AsType[*FormatError](err); ok {
 		fe.Path = path
+	}
+	if g != nil {
+		g.path = path
 	}
 	return g, err
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
 func readBytes(b []byte) (*File, error) {
@@ -494,7 +496,7 @@ func TestVocabFingerprint(t *testing.T) {
 func TestSharedModel(t *testing.T) {
 	const path = "../../../shared/models/aidreams260K.gguf"
 	if _, err := os.Stat(path); err != nil {
-		t.Skipf("shared test model not available (%v); see ../shared/models/README.md", err)
+		deptest.Missing(t, "shared test model not available (%v); see ../shared/models/README.md", err)
 	}
 	f, err := Open(path)
 	if err != nil {

@@ -11,8 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/cogenesis/cogenesis/openaiapi"
 )
@@ -38,10 +38,14 @@ func NotFound(format string, a ...any) error {
 }
 
 // Decode reads a JSON request body into v. Its errors are 400s that name
-// what is wrong (the byte offset, the field) without quoting the body.
+// what is wrong (the byte offset, the field) without quoting the body. The
+// body must be declared application/json: a web page can send a request
+// of another type (none, text/plain, a form) to a loopback server without
+// the browser asking the server first, and such a request must do nothing.
 func Decode(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return BadRequest("content type %q: want application/json", ct)
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return &Error{Status: http.StatusUnsupportedMediaType, Type: "invalid_request_error", Message: fmt.Sprintf("content type %q: want application/json", ct)}
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -110,11 +111,16 @@ type chatJob struct {
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	var req openaiapi.ChatCompletionRequest
-	if err := httpapi.Decode(r, &req); err != nil {
+	var body chatRequest
+	if err := httpapi.Decode(r, &body); err != nil {
 		s.fail(w, err)
 		return
 	}
+	if err := body.unsupported(); err != nil {
+		s.fail(w, err)
+		return
+	}
+	req := body.ChatCompletionRequest
 	if sc := scope(r); sc != "" {
 		if req.User == "" {
 			req.User = sc
@@ -153,6 +159,46 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	log.Info("chat", "task_len", len(job.task), "tokens", res.Usage.CompletionTokens, "cloud_calls", res.CloudCalls,
 		"redactions", res.Redactions, "stream", req.Stream, "duration", time.Since(start))
+}
+
+// chatRequest is a chat request with the OpenAI fields the gateway
+// refuses rather than ignore.
+type chatRequest struct {
+	openaiapi.ChatCompletionRequest
+	// N asks for that many choices; the gateway writes one.
+	N *int
+}
+
+// UnmarshalJSON decodes the request and n, so that a field's type error
+// names the field as the client wrote it ("max_tokens").
+func (c *chatRequest) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &c.ChatCompletionRequest); err != nil {
+		return err
+	}
+	var extra struct {
+		N *int `json:"n"`
+	}
+	if err := json.Unmarshal(b, &extra); err != nil {
+		return err
+	}
+	c.N = extra.N
+	return nil
+}
+
+// unsupported refuses what the gateway cannot honour: more than one
+// choice, and log probabilities (the text of most strategies mixes two
+// models, and the gateway returns no logprobs).
+func (c *chatRequest) unsupported() error {
+	if c.N != nil && *c.N != 1 {
+		return httpapi.BadRequest("n %d: cogen serve writes one choice per request; want 1", *c.N)
+	}
+	if k := c.TopLogprobs; k < 0 || k > 20 {
+		return httpapi.BadRequest("top_logprobs %d: want 0 to 20", k)
+	}
+	if c.Logprobs || c.TopLogprobs > 0 {
+		return httpapi.BadRequest("logprobs: cogen serve returns no log probabilities")
+	}
+	return nil
 }
 
 // prepare validates a chat request and loads the user's vault.

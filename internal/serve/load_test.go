@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
 var (
@@ -30,7 +32,7 @@ var (
 func procStatus(t *testing.T, field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		t.Skipf("no /proc: %v", err)
+		deptest.Missing(t, "no /proc: %v", err)
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
 		if rest, ok := strings.CutPrefix(line, field+":"); ok {

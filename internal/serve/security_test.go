@@ -11,6 +11,7 @@ import (
 
 	"github.com/cogenesis/cogenesis/internal/audit"
 	"github.com/cogenesis/cogenesis/internal/serve"
+	"github.com/cogenesis/cogenesis/internal/vault"
 )
 
 func TestTokenRequired(t *testing.T) {
@@ -76,7 +77,13 @@ func TestMalformedRequests(t *testing.T) {
 		{"bad role", "POST", map[string]any{"model": "cogen-slm", "user": user, "messages": []map[string]string{{"role": "tool", "content": "x"}}}, nil, 400, "role"},
 		{"too many tokens", "POST", map[string]any{"model": "cogen-slm", "user": user, "max_tokens": 100000, "messages": []map[string]string{{"role": "user", "content": "x"}}}, nil, 400, "max_tokens"},
 		{"bad temperature", "POST", map[string]any{"model": "cogen-slm", "user": user, "temperature": -1, "messages": []map[string]string{{"role": "user", "content": "x"}}}, nil, 400, "temperature"},
-		{"form content type", "POST", `model=cogen-slm`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 400, "content type"},
+		{"form content type", "POST", `model=cogen-slm`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "content type"},
+		{"n above 1", "POST", map[string]any{"model": "cogen-slm", "user": user, "n": 2, "messages": []map[string]string{{"role": "user", "content": "x"}}}, nil, 400, "n 2"},
+		{"n 0", "POST", map[string]any{"model": "cogen-slm", "user": user, "n": 0, "messages": []map[string]string{{"role": "user", "content": "x"}}}, nil, 400, "n 0"},
+		{"negative top_logprobs", "POST", map[string]any{"model": "cogen-slm", "user": user, "top_logprobs": -1, "messages": []map[string]string{{"role": "user", "content": "x"}}}, nil, 400, "top_logprobs -1"},
+		{"top_logprobs above 20", "POST", map[string]any{"model": "cogen-slm", "user": user, "logprobs": true, "top_logprobs": 21, "messages": []map[string]string{{"role": "user", "content": "x"}}}, nil, 400, "top_logprobs 21"},
+		{"logprobs", "POST", map[string]any{"model": "cogen-slm", "user": user, "logprobs": true, "messages": []map[string]string{{"role": "user", "content": "x"}}}, nil, 400, "log probabilities"},
+		{"non-boolean logprobs", "POST", map[string]any{"model": "cogen-slm", "user": user, "logprobs": -1, "messages": []map[string]string{{"role": "user", "content": "x"}}}, nil, 400, `field "logprobs"`},
 		{"GET chat", "GET", nil, nil, 404, "no route"},
 		{"remote Host without token", "POST", chatReq("slm", user, "Write: x.", false), []string{"Host", "evil.example"}, 403, "loopback"},
 	}
@@ -234,7 +241,6 @@ func TestUserTokenConfined(t *testing.T) {
 		{"chat as another user, streaming", "POST", "/v1/chat/completions", chatReq("slm", other, "Write: x.", true), 403},
 		{"another entry", "GET", "/v1/vault/users/" + other, nil, 403},
 		{"update another", "PUT", "/v1/vault/users/" + other, f.small[1], 403},
-		{"list", "GET", "/v1/vault/users", nil, 403},
 		{"create", "POST", "/v1/vault/users", map[string]string{"id": "x", "name": "X"}, 403},
 		{"delete self", "DELETE", "/v1/vault/users/" + me, nil, 403},
 		{"import", "POST", "/v1/vault/import", "[]", 403},
@@ -253,6 +259,15 @@ func TestUserTokenConfined(t *testing.T) {
 				t.Errorf("403 without the reason: %s", b)
 			}
 		})
+	}
+	// The user list as the token sees it: its one user.
+	code, b = f.do(t, "GET", "/v1/vault/users", nil, auth...)
+	var list struct{ Data []vault.Summary }
+	if err := json.Unmarshal(b, &list); err != nil || code != http.StatusOK {
+		t.Fatalf("list: %d %s", code, b)
+	}
+	if len(list.Data) != 1 || list.Data[0].ID != me {
+		t.Errorf("the user token lists %+v, want only %s", list.Data, me)
 	}
 	// The audit log as the token sees it: only its user's records, and
 	// this request's among them.

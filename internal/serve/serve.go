@@ -30,8 +30,24 @@
 // bound to one user: a request carrying it chats only as that user (an
 // empty user field means that user, another one is refused), reads and
 // updates only that user's vault entry, sees only that user's audit
-// records, and reaches nothing else. The log holds request ids,
-// user ids, strategies, lengths and durations, never text.
+// records, and reaches nothing else: GET /v1/vault/users lists that one
+// user, which is how the web UI, given a user token, shows and chats as
+// only that user. The log holds request ids, user ids, strategies,
+// lengths and durations, never text.
+//
+// # Web pages of other origins
+//
+// A page the user visits can make the browser send requests to the
+// gateway on loopback, which needs no token there. The API refuses them
+// (see origin.go): a request whose Sec-Fetch-Site or Origin header shows
+// it comes from a page of another origin (another site, or the same host
+// on another port) gets 403 unless that origin is in
+// [Server.AllowOrigins] (cogen serve --allow-origin), and a request that
+// changes state whose Content-Type is not application/json (the types a
+// page may send without a CORS preflight: none, text/plain, form data)
+// gets 415; only a DELETE may carry no body and no type.
+// Clients that are not browsers send neither header and are unaffected;
+// they send JSON, as every route, the dataset import included, expects.
 package serve
 
 import (
@@ -40,7 +56,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -90,6 +105,10 @@ type Server struct {
 	AuditPath string
 	// Token, when set, is the bearer token every API request must carry.
 	Token string
+	// AllowOrigins are the origins ("https://app.example") beside the
+	// gateway's own whose web pages may call the API (see [ValidOrigin]);
+	// they get CORS headers. Pages of every other origin are refused.
+	AllowOrigins []string
 	// AllowPrivateEgress offers cogen-llm-context, the baseline that
 	// sends the private context to the cloud.
 	AllowPrivateEgress bool
@@ -176,7 +195,7 @@ func (s *Server) Handler() http.Handler {
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", s.authorize(api))
+	mux.Handle("/v1/", s.browserGuard(s.authorize(api)))
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	// The web UI's files are public program code, served without the
 	// token; everything they show comes from the API, which needs it.
@@ -200,7 +219,7 @@ func (s *Server) limits(h http.Handler) http.Handler {
 		}
 		if r.ContentLength > limit {
 			httpapi.WriteError(sw, http.StatusRequestEntityTooLarge, "invalid_request_error", fmt.Sprintf("request body larger than %d bytes", limit))
-		} else if s.Token == "" && !loopbackHost(r.Host) {
+		} else if s.Token == "" && !httpapi.LoopbackHost(r.Host) {
 			httpapi.WriteError(sw, http.StatusForbidden, "permission_error", "this server answers only requests to a loopback host name; start it with --token to serve others")
 		} else {
 			r.Body = http.MaxBytesReader(sw, r.Body, limit)
@@ -208,20 +227,6 @@ func (s *Server) limits(h http.Handler) http.Handler {
 		}
 		s.logger().Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.Status, "duration", time.Since(start))
 	})
-}
-
-// loopbackHost reports whether a Host header names this machine's
-// loopback interface.
-func loopbackHost(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.Trim(host, "[]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // authorize requires the server's token, when one is set, or a user token
@@ -284,28 +289,12 @@ func (s *Server) ownUser(w http.ResponseWriter, r *http.Request, id string) bool
 
 // ErrTokenRequired is returned by [CheckBind] for a non-loopback address
 // without a token.
-var ErrTokenRequired = errors.New("serving beyond loopback needs a bearer token")
+var ErrTokenRequired = httpapi.ErrKeyRequired
 
 // CheckBind refuses to serve a non-loopback address without a token: the
 // gateway hands out private context to whoever can reach it.
 func CheckBind(addr, token string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("address %q: %w", addr, err)
-	}
-	if token != "" {
-		return nil
-	}
-	if strings.EqualFold(host, "localhost") {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	if host == "" {
-		host = "every interface"
-	}
-	return fmt.Errorf("address %s (%s): %w; pass --token or set COGEN_SERVE_TOKEN, or bind 127.0.0.1", addr, host, ErrTokenRequired)
+	return httpapi.CheckBind(addr, token, "pass --token or set COGEN_SERVE_TOKEN")
 }
 
 // fail writes err in OpenAI's error shape. Messages never quote request

@@ -14,6 +14,8 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/cogenesis/cogenesis/internal/serve"
+
+	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
 // TestOfficialGoClient drives cogen serve with the official openai-go
@@ -95,7 +97,7 @@ func TestOfficialGoClient(t *testing.T) {
 func TestOfficialNodeClient(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed")
+		deptest.Missing(t, "node is not installed")
 	}
 	wd, err := os.Getwd()
 	if err != nil {
@@ -107,7 +109,7 @@ func TestOfficialNodeClient(t *testing.T) {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("npm openai package missing at %s (make test installs it)", mods)
 		}
-		t.Skipf("npm openai package not installed (run make test, or npm install --prefix .cache/node openai): %v", err)
+		deptest.Missing(t, "npm openai package not installed (run make test, or npm install --prefix .cache/node openai): %v", err)
 	}
 	f := start(t, options{token: "k3y"})
 	cmd := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "openai_client.mjs"), f.srv.URL+"/v1", "k3y", f.small[0].ID)

@@ -3,6 +3,7 @@ package serve
 import (
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/cogenesis/cogenesis/internal/audit"
@@ -12,7 +13,7 @@ import (
 
 // The vault's REST API: users as [vault.User] JSON.
 //
-//	GET    /v1/vault/users          list (ids, names, counts)
+//	GET    /v1/vault/users          list (ids, names, counts); a user token's user alone
 //	POST   /v1/vault/users          create (201; 409 when the id is taken)
 //	GET    /v1/vault/users/{id}     read
 //	PUT    /v1/vault/users/{id}     replace the fields (404 when unknown)
@@ -21,14 +22,16 @@ import (
 //	POST   /v1/vault/import?index=N&user=ID   a dataset file as the body
 //	GET    /v1/vault/export?user=ID           dataset records
 
+// listUsers lists the users the request reaches: every user, or a user
+// token's own.
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
-	if !s.adminOnly(w, r) {
-		return
-	}
 	list, err := s.Store.List(r.Context())
 	if err != nil {
 		s.fail(w, err)
 		return
+	}
+	if sc := scope(r); sc != "" {
+		list = slices.DeleteFunc(list, func(u vault.Summary) bool { return u.ID != sc })
 	}
 	if list == nil {
 		list = []vault.Summary{}
@@ -250,6 +253,11 @@ func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	recs, err := s.readAudit()
+	if err == nil && s.AuditPath != "" && !isNotExist(s.AuditPath) {
+		// The chain, and its end against the head file: records cut
+		// from the end leave a valid chain that only the head shows.
+		_, err = audit.VerifyFile(s.AuditPath)
+	}
 	sum := audit.Summarize(recs)
 	out := map[string]any{
 		"ok": err == nil, "records": sum.Records, "bytes": sum.Bytes, "last_hash": sum.LastHash,

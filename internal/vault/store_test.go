@@ -14,6 +14,8 @@ import (
 
 	"github.com/cogenesis/cogenesis/internal/vault"
 	"github.com/cogenesis/cogenesis/privacy"
+
+	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
 // devFile is the paper's dev data beside the repository.
@@ -23,7 +25,7 @@ func devData(t *testing.T) []byte {
 	t.Helper()
 	b, err := os.ReadFile(devFile)
 	if err != nil {
-		t.Skipf("dev data not available (put the shared/ folder beside the repository): %v", err)
+		deptest.Missing(t, "dev data not available (put the shared/ folder beside the repository): %v", err)
 	}
 	return b
 }

@@ -17,6 +17,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/cogenesis/cogenesis/internal/gguf"
@@ -81,8 +82,8 @@ var fileTypes = map[string]struct {
 
 // Write writes a random-weight model to path.
 func Write(path string, o Options) error {
-	if o.Arch != "llama" && o.Arch != "qwen2" {
-		return fmt.Errorf("testmodel: architecture %q: want llama or qwen2", o.Arch)
+	if !slices.Contains(gguf.Architectures(), o.Arch) {
+		return fmt.Errorf("testmodel: architecture %q: want one of %s", o.Arch, strings.Join(gguf.Architectures(), ", "))
 	}
 	ft, ok := fileTypes[strings.ToLower(o.Type)]
 	if !ok {

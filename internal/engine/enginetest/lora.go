@@ -5,6 +5,8 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 
 	"github.com/cogenesis/cogenesis/internal/gguf"
 )
@@ -33,8 +35,8 @@ type loraWeight struct {
 // WriteLoRA writes an F32 LoRA adapter GGUF in llama.cpp's format (A and B
 // for every layer's attn_q and attn_v) to path.
 func WriteLoRA(path string, o LoRAOptions) (err error) {
-	if o.Arch != "llama" && o.Arch != "qwen2" {
-		return fmt.Errorf("lora: architecture %q: want llama or qwen2", o.Arch)
+	if !slices.Contains(gguf.Architectures(), o.Arch) {
+		return fmt.Errorf("lora: architecture %q: want one of %s", o.Arch, strings.Join(gguf.Architectures(), ", "))
 	}
 	if o.Rank <= 0 {
 		o.Rank = 4

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
 // SharedModelName is the real pretrained tiny model that ../shared/models
@@ -18,7 +20,7 @@ func SharedModel(t testing.TB) string {
 	t.Helper()
 	p := SharedPath("models", SharedModelName)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("real test model not available (%v): put the shared/ folder beside the repository to run this test", err)
+		deptest.Missing(t, "real test model not available (%v): put the shared/ folder beside the repository to run this test", err)
 	}
 	return p
 }

@@ -12,7 +12,15 @@
 // [Open] validates the GGUF header, metadata and tensor table in pure Go
 // (package gguf) before a byte of the file reaches C, so a missing,
 // truncated or corrupt file is an error naming the file and the problem,
-// never a crash.
+// never a crash. It also refuses what is not a regular file (a FIFO never
+// blocks it), an architecture other than gguf.Architectures, and
+// hyperparameters llama.cpp would abort on (see gguf.CheckModel), such as
+// a block count of 0 or a NaN epsilon.
+//
+// Should llama.cpp abort all the same, ggml's crash handler would fork gdb
+// to print a backtrace; the package sets GGML_NO_BACKTRACE before the
+// backend starts (unless the environment already has it), so an abort
+// prints ggml's one-line message and nothing from a debugger.
 //
 // A [Model] is safe for concurrent use. A [Sequence] is not: one goroutine
 // drives it, while other sequences of the same model run beside it and are

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 
 	"github.com/cogenesis/cogenesis/internal/sample"
 	"github.com/cogenesis/cogenesis/llm"
@@ -42,7 +41,16 @@ type Options struct {
 	// 4096, rounded up to a multiple of 256 by llama.cpp). It may exceed
 	// the model's training context.
 	ContextSize int
-	// Threads is the number of CPU threads (default: all cores).
+	// Threads is the number of CPU threads. The default (0) is chosen
+	// for the machine and the model: one for a model under 16 MiB of
+	// weights, else the physical cores (SMT siblings counted once, the
+	// affinity mask and a cgroup quota respected) less those other
+	// processes keep busy, shared with the other models open in the
+	// process in proportion to their size. It follows the load while the
+	// model decodes (re-sampled each second) and the other models as
+	// they open and close; [Model.Threads] reports it. Past the free
+	// cores llama.cpp's spinning barriers make decoding many times
+	// slower, not proportionally slower.
 	Threads int
 	// BatchSize is the most tokens one llama_decode call takes (default 512).
 	BatchSize int
@@ -70,8 +78,8 @@ func (o Options) withDefaults() Options {
 	if o.ContextSize <= 0 {
 		o.ContextSize = 4096
 	}
-	if o.Threads <= 0 {
-		o.Threads = runtime.NumCPU()
+	if o.Threads < 0 {
+		o.Threads = 0
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 512

@@ -8,11 +8,20 @@ package llamacpp
 #include <stdlib.h>
 #include <string.h>
 #include "llama.h"
+#include "ggml-cpu.h"
 
 extern void cogenLlamaLog(int level, char *text, void *user_data);
 
 static void cogen_log_set(void) {
 	llama_log_set((ggml_log_callback)cogenLlamaLog, NULL);
+}
+
+// cogen_threadpool_new makes a threadpool of n threads whose idle workers
+// spin for the given polling level (0: not at all) before they sleep.
+static struct ggml_threadpool *cogen_threadpool_new(int n, unsigned poll) {
+	struct ggml_threadpool_params p = ggml_threadpool_params_default(n);
+	p.poll = poll;
+	return ggml_threadpool_new(&p);
 }
 */
 import "C"
@@ -24,10 +33,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/cogenesis/cogenesis/internal/gguf"
@@ -46,12 +57,19 @@ type Model struct {
 	model *C.struct_llama_model
 	vocab *C.struct_llama_vocab
 	lctx  *C.struct_llama_context
+	tp    *C.struct_ggml_threadpool
 	nVoc  int
 	nCtx  int // per sequence
 
 	info         Info
 	infoOnce     sync.Once
 	fallbackOnce sync.Once
+
+	// threads is the thread count assigned by the process's budget;
+	// nThreads (under mu) is the one the context was last set to.
+	threads  atomic.Int32
+	nThreads int
+	claim    *claim
 
 	slots chan int // free sequence ids
 	pool  *Pool    // finished sequences kept for prefix reuse
@@ -78,6 +96,7 @@ var (
 	logger   atomic.Pointer[slog.Logger]
 	logMu    sync.Mutex
 	logLine  strings.Builder
+	logErr   bool // logLine began at error level
 	lastErrs []string
 )
 
@@ -86,8 +105,13 @@ func cogenLlamaLog(level C.int, text *C.char, _ unsafe.Pointer) {
 	s := C.GoString(text)
 	logMu.Lock()
 	defer logMu.Unlock()
+	if logLine.Len() == 0 {
+		logErr = level == C.GGML_LOG_LEVEL_ERROR
+	}
 	logLine.WriteString(s)
 	if !strings.HasSuffix(s, "\n") {
+		// Some messages (llama.cpp's grammar errors) end without a
+		// newline; takeErrors collects them.
 		return
 	}
 	line := strings.TrimSpace(logLine.String())
@@ -95,7 +119,7 @@ func cogenLlamaLog(level C.int, text *C.char, _ unsafe.Pointer) {
 	if line == "" {
 		return
 	}
-	if level == C.GGML_LOG_LEVEL_ERROR {
+	if level == C.GGML_LOG_LEVEL_ERROR || logErr {
 		lastErrs = append(lastErrs, line)
 		if len(lastErrs) > 4 {
 			lastErrs = lastErrs[1:]
@@ -109,23 +133,53 @@ func cogenLlamaLog(level C.int, text *C.char, _ unsafe.Pointer) {
 func takeErrors() string {
 	logMu.Lock()
 	defer logMu.Unlock()
+	if logErr && logLine.Len() > 0 {
+		lastErrs = append(lastErrs, strings.TrimSpace(logLine.String()))
+		logLine.Reset()
+	}
 	s := strings.Join(lastErrs, "; ")
 	lastErrs = nil
 	return s
 }
 
-// Open validates the GGUF file at path and loads it. A missing, truncated
-// or corrupt file gives an error naming the file and the problem.
+// Open validates the GGUF file at path and loads it. A missing,
+// truncated or corrupt file, one that is not a regular file, and a model
+// of an unsupported architecture or with inconsistent hyperparameters
+// (see gguf.CheckModel) give an error naming the file and the problem
+// before llama.cpp sees a byte of it.
 func Open(path string, opts Options) (*Model, error) {
-	opts = opts.withDefaults()
-	logger.Store(opts.Logger)
+	if _, err := gguf.OpenModel(path); err != nil {
+		return nil, fmt.Errorf("open model: %w", err)
+	}
+	return load(path, opts)
+}
+
+// initBackend initializes llama.cpp once per process. Before that it sets
+// GGML_NO_BACKTRACE (unless the user set it): on an abort, ggml's crash
+// handler would otherwise fork gdb to attach to this process and print its
+// backtrace on the terminal.
+func initBackend() {
 	backendOnce.Do(func() {
+		if _, set := os.LookupEnv(noBacktraceEnv); !set {
+			// With cgo, os.Setenv also sets the C environment that
+			// ggml's getenv reads.
+			_ = os.Setenv(noBacktraceEnv, "1") // cannot fail for this name and value
+		}
 		C.cogen_log_set()
 		C.llama_backend_init()
 	})
-	if _, err := gguf.Open(path); err != nil {
-		return nil, fmt.Errorf("open model: %w", err)
-	}
+}
+
+// noBacktraceEnv is the variable ggml_print_backtrace (ggml.c) checks:
+// when it is set, to any value, no debugger is started.
+const noBacktraceEnv = "GGML_NO_BACKTRACE"
+
+// load loads path into llama.cpp without validating it; only Open, after
+// validation, and tests that show what validation prevents call it.
+func load(path string, opts Options) (*Model, error) {
+	opts = opts.withDefaults()
+	logger.Store(opts.Logger)
+	initBackend()
 	takeErrors()
 
 	cpath := C.CString(path)
@@ -139,6 +193,8 @@ func Open(path string, opts Options) (*Model, error) {
 	}
 	m := &Model{path: path, opts: opts, model: model, vocab: C.llama_model_get_vocab(model)}
 	m.nVoc = int(C.llama_vocab_n_tokens(m.vocab))
+	poolSize := m.claimThreads(uint64(C.llama_model_size(model)))
+	m.nThreads = int(m.threads.Load())
 
 	// A context past the training length is allowed (llama.cpp warns):
 	// quality may suffer, but the caller asked for it.
@@ -151,8 +207,8 @@ func Open(path string, opts Options) (*Model, error) {
 	cp.n_batch = C.uint32_t(opts.BatchSize)
 	cp.n_ubatch = C.uint32_t(opts.BatchSize)
 	cp.n_seq_max = C.uint32_t(opts.Parallel)
-	cp.n_threads = C.int32_t(opts.Threads)
-	cp.n_threads_batch = C.int32_t(opts.Threads)
+	cp.n_threads = C.int32_t(m.nThreads)
+	cp.n_threads_batch = C.int32_t(m.nThreads)
 	cp.no_perf = true
 	cp.kv_unified = false
 	switch opts.FlashAttention {
@@ -162,7 +218,7 @@ func Open(path string, opts Options) (*Model, error) {
 		cp.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
 	case "", "auto":
 	default:
-		C.llama_model_free(model)
+		m.free()
 		return nil, fmt.Errorf("open model %s: flash attention %q: want auto, on or off", path, opts.FlashAttention)
 	}
 	if opts.Precise {
@@ -172,10 +228,18 @@ func Open(path string, opts Options) (*Model, error) {
 	}
 	m.lctx = C.llama_init_from_model(model, cp)
 	if m.lctx == nil {
-		C.llama_model_free(model)
+		m.free()
 		return nil, fmt.Errorf("open model %s: create context (%d tokens x %d sequences): %s", path, nctx, opts.Parallel, orUnknown(takeErrors()))
 	}
 	m.nCtx = int(C.llama_n_ctx_seq(m.lctx))
+	// A threadpool of our own: its workers live as long as the context
+	// (instead of being made for every llama_decode) and sleep when idle.
+	m.tp = C.cogen_threadpool_new(C.int(poolSize), poll)
+	if m.tp == nil {
+		m.free()
+		return nil, fmt.Errorf("open model %s: create threadpool of %d threads", path, poolSize)
+	}
+	C.llama_attach_threadpool(m.lctx, m.tp, m.tp)
 
 	if opts.LoRA != "" {
 		if err := m.applyLoRA(opts.LoRA, opts.LoRAScale); err != nil {
@@ -228,10 +292,54 @@ func (m *Model) applyLoRA(path string, scale float32) error {
 	return nil
 }
 
+// claimThreads registers the model with the process's thread budget and
+// returns the most threads it will ever use (its threadpool's size).
+func (m *Model) claimThreads(size uint64) int {
+	c := &claim{size: size, set: func(n int) { m.threads.Store(int32(n)) }}
+	cores := physicalCores("/")
+	busy, sensed := 0, false
+	if m.opts.Threads > 0 {
+		c.want, c.fixed = m.opts.Threads, true
+	} else {
+		c.want = wantThreads(size, cores)
+		if c.want > 1 {
+			busy, sensed = senseBusy("/", loadSample), true
+			m.opts.Logger.Debug("threads: load sensed", "physical_cores", cores, "busy_cores", busy)
+		}
+	}
+	procBudget.add(c, cores, busy, sensed)
+	m.claim = c
+	m.opts.Logger.Debug("threads", "want", c.want, "threads", m.threads.Load(), "fixed", c.fixed)
+	return c.want
+}
+
+// setThreads applies the budget's current thread count to the context;
+// mu must be held.
+func (m *Model) setThreads() {
+	if n := int(m.threads.Load()); n != m.nThreads && n > 0 {
+		C.llama_set_n_threads(m.lctx, C.int32_t(n), C.int32_t(n))
+		m.nThreads = n
+	}
+}
+
+// Threads returns the number of threads the model decodes with: the
+// Options.Threads it was opened with, or the default, which changes as
+// other models of the process open and close and as the load of other
+// processes changes (see Options.Threads).
+func (m *Model) Threads() int { return int(m.threads.Load()) }
+
 func (m *Model) free() {
+	if m.claim != nil {
+		procBudget.remove(m.claim)
+		m.claim = nil
+	}
 	if m.lctx != nil {
 		C.llama_free(m.lctx)
 		m.lctx = nil
+	}
+	if m.tp != nil {
+		C.ggml_threadpool_free(m.tp)
+		m.tp = nil
 	}
 	if m.model != nil {
 		C.llama_model_free(m.model)
@@ -745,6 +853,7 @@ func (m *Model) step(pending []*decodeReq) []*decodeReq {
 	if len(pending) == 0 {
 		return pending
 	}
+	procBudget.resense(time.Now())
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -771,6 +880,7 @@ func (m *Model) step(pending []*decodeReq) []*decodeReq {
 		spans = append(spans, sp)
 	}
 	m.batch.n_tokens = C.int32_t(n)
+	m.setThreads()
 	rc := C.llama_decode(m.lctx, m.batch)
 	if rc != 0 {
 		err := fmt.Errorf("llama_decode: code %d (%d tokens in batch)", int(rc), n)

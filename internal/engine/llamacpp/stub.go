@@ -27,6 +27,9 @@ func (m *Model) VocabSize() int { return 0 }
 // Parallel returns 0.
 func (m *Model) Parallel() int { return 0 }
 
+// Threads returns 0.
+func (m *Model) Threads() int { return 0 }
+
 // ContextSize returns 0.
 func (m *Model) ContextSize() int { return 0 }
 

@@ -18,8 +18,11 @@ function headers(extra) {
 
 function status(msg) { $("#status").textContent = msg || ""; }
 
+// api calls the gateway. Every request that changes state is JSON, and
+// says so: the gateway refuses other types (a page of another site could
+// send those).
 async function api(method, path, body) {
-  const opts = { method, headers: headers(body !== undefined ? { "Content-Type": "application/json" } : {}) };
+  const opts = { method, headers: headers(method !== "GET" ? { "Content-Type": "application/json" } : {}) };
   if (body !== undefined) opts.body = typeof body === "string" ? body : JSON.stringify(body);
   const r = await fetch(path, opts);
   if (r.status === 401) { $("#token-box").hidden = false; throw new Error("this server needs its bearer token"); }
@@ -79,7 +82,15 @@ function readForm() {
   return u;
 }
 
+// userToken reports whether the token is a vault user token, which
+// reaches only its own user: the UI then hides what only the owner of the
+// whole vault may do (the gateway refuses it anyway).
+function userToken() { return token.startsWith("cgu_"); }
+
+// loadUsers lists the users the token reaches (with a user token, its
+// one user, selected).
 async function loadUsers(select) {
+  for (const el of document.querySelectorAll(".admin")) el.hidden = userToken();
   const list = await api("GET", "/v1/vault/users");
   const sel = $("#user-select");
   sel.innerHTML = "";
@@ -90,6 +101,7 @@ async function loadUsers(select) {
     sel.appendChild(o);
   }
   if (select) sel.value = select;
+  else if (list.data.length === 1) sel.value = list.data[0].id;
   if (sel.value) await selectUser(sel.value);
 }
 
