@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cogenesis/cogenesis/internal/deptest"
 	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
 )
 
@@ -89,7 +90,7 @@ func TestThreadpoolFreed(t *testing.T) {
 	osThreads := func() int {
 		ents, err := os.ReadDir("/proc/self/task")
 		if err != nil {
-			t.Skipf("no /proc/self/task: %v", err)
+			deptest.Missing(t, "no /proc/self/task: %v", err)
 		}
 		return len(ents)
 	}
