@@ -57,12 +57,16 @@ type FormatError struct {
 
 // Error returns a message of the form
 // "gguf PATH: FIELD REASON".
-func (e *FormatError) Error() string {
+func (e *FormatError) Error() string { return message(e.Path, e.Field, e.Reason) }
+
+// message is the text of the package's errors: "gguf PATH: WHAT REASON",
+// or "gguf: WHAT REASON" without a path.
+func message(path, what, reason string) string {
 	prefix := "gguf"
-	if e.Path != "" {
-		prefix += " " + e.Path
+	if path != "" {
+		prefix += " " + path
 	}
-	return prefix + ": " + e.Field + " " + e.Reason
+	return prefix + ": " + what + " " + reason
 }
 
 // Unwrap returns the underlying I/O error, if any.

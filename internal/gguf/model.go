@@ -48,13 +48,7 @@ type ModelError struct {
 }
 
 // Error returns a message of the form "gguf PATH: KEY REASON".
-func (e *ModelError) Error() string {
-	prefix := "gguf"
-	if e.Path != "" {
-		prefix += " " + e.Path
-	}
-	return prefix + ": " + e.Key + " " + e.Reason
-}
+func (e *ModelError) Error() string { return message(e.Path, e.Key, e.Reason) }
 
 // OpenModel opens path with [Open] and checks it with [CheckModel].
 func OpenModel(path string) (*File, error) {
