@@ -20,37 +20,37 @@ command -v go >/dev/null || { echo "deps: Go is not installed (need Go 1.26 or n
 # NPM_OPENAI is the npm openai package the Node client tests use.
 NPM_OPENAI=${NPM_OPENAI:-openai@7.59.0}
 
-# node_client installs Node and npm (as root) and the openai package into
+# optional installs packages ($2...) for the tests named in $1, as root;
+# it never fails the build: without them those tests skip (and fail under
+# CI=true, naming what is missing).
+optional() {
+	local what=$1
+	shift
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+		echo "deps: installing $* (for $what)" >&2
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get install -y -qq "$@" >/dev/null 2>&1 ||
+			{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "$@" >/dev/null 2>&1; } ||
+			{ echo "deps: could not install $*; $what will skip" >&2; return 1; }
+	else
+		echo "deps: $* not installed; $what will skip (install: sudo apt-get install -y $*)" >&2
+		return 1
+	fi
+}
+
+# node_client installs Node and npm and the openai package into
 # .cache/node, for the Node client tests.
 node_client() {
-	if ! command -v npm >/dev/null; then
-		if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-			echo "deps: installing nodejs and npm (for the Node client tests)" >&2
-			{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null 2>&1 ||
-				{ apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null 2>&1; }; } ||
-				{ echo "deps: could not install nodejs and npm; the Node client tests will skip" >&2; return 0; }
-		else
-			echo "deps: npm not found; the Node client tests will skip (install: sudo apt-get install -y nodejs npm)" >&2
-			return 0
-		fi
-	fi
+	command -v npm >/dev/null || optional "the Node client tests" nodejs npm || return 0
 	[ -d "$root/.cache/node/node_modules/openai" ] ||
 		npm install --silent --no-audit --no-fund --prefix "$root/.cache/node" "$NPM_OPENAI" >/dev/null ||
 		echo "deps: npm install $NPM_OPENAI failed; the Node client tests will skip" >&2
 }
 
-# browser installs Chromium for the browser test, as root; it never fails
-# the build: without it that one test skips.
+# browser installs Chromium for the web UI's browser tests.
 browser() {
-	command -v chromium >/dev/null || command -v chromium-browser >/dev/null && return 0
-	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-		echo "deps: installing chromium (for the web UI's browser test)" >&2
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 ||
-			{ apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; } ||
-			echo "deps: could not install chromium; the browser test will skip" >&2
-	else
-		echo "deps: chromium not found; the browser test will skip (install: sudo apt-get install -y chromium)" >&2
-	fi
+	command -v chromium >/dev/null || command -v chromium-browser >/dev/null ||
+		optional "the web UI's browser tests" chromium || true
 }
 
 if [ ${#missing[@]} -gt 0 ]; then

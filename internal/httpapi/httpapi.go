@@ -43,8 +43,7 @@ func NotFound(format string, a ...any) error {
 // of another type (none, text/plain, a form) to a loopback server without
 // the browser asking the server first, and such a request must do nothing.
 func Decode(r *http.Request, v any) error {
-	ct := r.Header.Get("Content-Type")
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+	if ct := r.Header.Get("Content-Type"); !IsJSON(ct) {
 		return &Error{Status: http.StatusUnsupportedMediaType, Type: "invalid_request_error", Message: fmt.Sprintf("content type %q: want application/json", ct)}
 	}
 	body, err := io.ReadAll(r.Body)
@@ -63,6 +62,13 @@ func Decode(r *http.Request, v any) error {
 		return BadRequest("invalid request body")
 	}
 	return nil
+}
+
+// IsJSON reports whether a Content-Type header declares JSON
+// (application/json, with any parameters).
+func IsJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
 }
 
 // ErrorBody is the OpenAI error object for a status, type and message.

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"fmt"
-	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -123,7 +122,7 @@ func unsafeContentType(r *http.Request) string {
 	case ct == "":
 		return fmt.Sprintf("%s %s needs Content-Type: application/json", r.Method, r.URL.Path)
 	}
-	if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == "application/json" {
+	if httpapi.IsJSON(ct) {
 		return ""
 	}
 	return fmt.Sprintf("content type %.100q: %s %s needs application/json", ct, r.Method, r.URL.Path)
