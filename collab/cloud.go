@@ -10,6 +10,22 @@ import (
 	"github.com/cogenesis/cogenesis/privacy"
 )
 
+// CloudModel is the cloud as the strategies use it: a chat completer (llm,
+// sketch), a scorer of public token sequences (logits, speculative,
+// teacher forcing) and a tokenizer check. Everything it takes is public.
+// *Cloud, over an OpenAI-protocol client built by internal/egress, is the
+// one cogenesis uses; tests may give their own.
+type CloudModel interface {
+	scorer
+	Chat(ctx context.Context, system, user privacy.Public, o ChatOptions) (string, error)
+	Tokenize(ctx context.Context, text privacy.Public) ([]int32, error)
+	// Can reports, as an error naming what is missing, whether the cloud
+	// offers a capability (such as openaiapi.CapSequenceTopK).
+	Can(c openaiapi.Capability) error
+}
+
+var _ CloudModel = (*Cloud)(nil)
+
 // Cloud is the cloud model as the strategies reach it. It accepts only
 // public values: text the guard passed or constants, and token prefixes the
 // guard passed. What a Cloud sends is all that leaves the device (the
@@ -67,6 +83,11 @@ func (c *Cloud) NextTopK(ctx context.Context, prefix privacy.PublicTokens, k int
 // top k after the last token.
 func (c *Cloud) ScoreWithNext(ctx context.Context, seq privacy.PublicTokens, k int) ([]llm.TokenLogprob, []llm.TopLogprob, error) {
 	return c.client.ScoreWithNext(ctx, seq.IDs(), k)
+}
+
+// Can reports whether the cloud's kind offers capability.
+func (c *Cloud) Can(capability openaiapi.Capability) error {
+	return c.client.Kind().Require(capability)
 }
 
 // Tokenize asks the cloud to tokenize public text (vLLM's /tokenize).

@@ -12,7 +12,13 @@
 // consulted again for that response). The with-context prompt never
 // crosses: it is built from [privacy.Private] values that only the local
 // model reads. The one exception is the llm-context baseline, which sends
-// everything and refuses to run unless [Runner.AllowPrivateEgress] is set.
+// everything and refuses to run without [Runner.Private], the grant that
+// only the --allow-private-egress flag makes.
+//
+// Every cloud request leaves through the client the runner's Cloud was
+// built with (internal/egress: guard, audit log, network); each run's
+// requests carry the runner's guard for that check. A runner without a
+// guard sends nothing.
 package collab
 
 import (
@@ -25,6 +31,7 @@ import (
 
 	"github.com/cogenesis/cogenesis/collab/fusion"
 	"github.com/cogenesis/cogenesis/internal/audit"
+	"github.com/cogenesis/cogenesis/internal/egress"
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
 	"github.com/cogenesis/cogenesis/internal/sample"
 	"github.com/cogenesis/cogenesis/llm"
@@ -61,18 +68,24 @@ func ParseStrategy(s string) (Strategy, error) {
 // opted in.
 var ErrPrivateEgressNotAllowed = errors.New("llm-context sends the private context to the cloud; pass --allow-private-egress to run this baseline")
 
+// errNoGuard is returned by a run that would reach the cloud without a
+// guard: nothing is sent.
+var errNoGuard = errors.New("no guard configured: nothing is sent to the cloud without one")
+
 // Runner runs strategies. SLM is needed by every strategy but llm and
 // llm-context, Cloud by every one but slm. A Runner is safe for concurrent
 // use when its parts are.
 type Runner struct {
 	SLM   *llamacpp.Model
-	Cloud *Cloud
+	Cloud CloudModel
 	// Guard is the user's guard; it checks the public instruction and the
 	// logit prefixes.
 	Guard *privacy.Guard
-	// AllowPrivateEgress lets llm-context run.
-	AllowPrivateEgress bool
-	Logger             *slog.Logger
+	// Private is the grant of --allow-private-egress: it lets llm-context
+	// and teacher forcing send private text (the cloud's egress client
+	// must hold the same grant). Nil for none.
+	Private *egress.Grant
+	Logger  *slog.Logger
 
 	tokOnce sync.Once
 	tokErr  error
@@ -118,6 +131,13 @@ func (r *Runner) loadedCounting(ctx context.Context, prompt []int32, evaluated *
 		return nil, nil, fmt.Errorf("evaluate private prompt: %w", err)
 	}
 	return ps.Seq, release, nil
+}
+
+// hasCloud reports whether the runner has a cloud (a nil *Cloud in the
+// interface is none).
+func (r *Runner) hasCloud() bool {
+	c, ok := r.Cloud.(*Cloud)
+	return r.Cloud != nil && (!ok || c != nil)
 }
 
 func (r *Runner) logger() *slog.Logger {
@@ -169,6 +189,11 @@ type Options struct {
 // Result is the output of one run.
 type Result struct {
 	Strategy Strategy
+	// Fallback is the strategy that ran in Strategy's place, when Strategy
+	// could not run here (speculative fusion against a cloud that cannot
+	// score a sequence runs per-token fusion, with the same output
+	// distribution); empty otherwise. Label shows both.
+	Fallback Strategy
 	Text     string
 	// Sketch is the cloud's outline or draft (sketch strategies).
 	Sketch string
@@ -182,6 +207,15 @@ type Result struct {
 	Tokens []int32
 	// Spec describes a speculative run.
 	Spec *SpecStats
+}
+
+// Label names what ran: the strategy, or "speculative→logits" when a
+// fallback ran in its place.
+func (r Result) Label() string {
+	if r.Fallback != "" {
+		return string(r.Strategy) + "→" + string(r.Fallback)
+	}
+	return string(r.Strategy)
 }
 
 func (o Options) withDefaults() Options {
@@ -206,18 +240,24 @@ func (o Options) withDefaults() Options {
 // Run runs one task with one strategy.
 func (r *Runner) Run(ctx context.Context, task Task, o Options) (Result, error) {
 	o = o.withDefaults()
-	ctx = withGuard(audit.WithStrategy(ctx, string(o.Strategy)), r.Guard)
+	ctx = egress.WithGuard(audit.WithStrategy(ctx, string(o.Strategy)), r.Guard)
 	res := Result{Strategy: o.Strategy}
 	needsCloud := o.Strategy != SLM
 	needsSLM := o.Strategy != LLM && o.Strategy != LLMContext
-	if needsCloud && r.Cloud == nil {
+	if needsCloud && !r.hasCloud() {
 		return res, fmt.Errorf("strategy %s: no cloud model configured", o.Strategy)
+	}
+	if needsCloud && r.Guard == nil {
+		return res, fmt.Errorf("strategy %s: %w", o.Strategy, errNoGuard)
 	}
 	if needsSLM && r.SLM == nil {
 		return res, fmt.Errorf("strategy %s: no local model configured", o.Strategy)
 	}
-	if o.Strategy == LLMContext && !r.AllowPrivateEgress {
-		return res, ErrPrivateEgressNotAllowed
+	if o.Strategy == LLMContext {
+		if r.Private == nil {
+			return res, ErrPrivateEgressNotAllowed
+		}
+		ctx = egress.WithGrant(ctx, r.Private)
 	}
 	if o.Fusion == fusion.Learned && (o.Strategy == Logits || o.Strategy == Speculative) {
 		if o.Comb == nil {
@@ -238,7 +278,7 @@ func (r *Runner) Run(ctx context.Context, task Task, o Options) (Result, error) 
 		public, res.Redactions = p, len(findings)
 	}
 	private := task.privateInstruction()
-	sysCtx := task.Kind.systemWithContext()
+	sysCtx := systemFor(task.Kind)
 
 	switch o.Strategy {
 	case LLM:

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,9 +22,11 @@ import (
 	"github.com/cogenesis/cogenesis/collab/fusion"
 	"github.com/cogenesis/cogenesis/internal/audit"
 	"github.com/cogenesis/cogenesis/internal/cloud"
+	"github.com/cogenesis/cogenesis/internal/egress"
 	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
 	"github.com/cogenesis/cogenesis/internal/sample"
+	"github.com/cogenesis/cogenesis/openaiapi"
 	"github.com/cogenesis/cogenesis/privacy"
 
 	"github.com/cogenesis/cogenesis/internal/deptest"
@@ -58,6 +61,7 @@ type env struct {
 	strat  string
 	log    *audit.Log
 	guardp **privacy.Guard
+	grant  *egress.Grant
 }
 
 func setup(t testing.TB, cloudArch string) *env {
@@ -81,12 +85,29 @@ func setup(t testing.TB, cloudArch string) *env {
 	t.Cleanup(func() { e.log.Close() })
 	var g *privacy.Guard
 	e.guardp = &g
-	c, _, err := collab.DialCloud(collab.CloudConfig{Target: srv.URL + "/v1", Model: "cloud", Audit: e.log, Detokenize: slm.Detokenize, AllowPrivateEgress: true})
+	e.grant = egress.AllowPrivate("--allow-private-egress")
+	e.cloud = dialEgress(t, srv.URL+"/v1", slm.Detokenize, e.log, e.grant)
+	return e
+}
+
+// dialEgress returns a cloud client for url built as the CLI builds one:
+// through the egress (guard, audit log, network), holding grant. A nil log
+// is a fresh one in the test's directory.
+func dialEgress(t testing.TB, url string, detok func([]int32) string, log *audit.Log, grant *egress.Grant) *collab.Cloud {
+	t.Helper()
+	if log == nil {
+		var err error
+		if log, err = audit.Open(filepath.Join(t.TempDir(), "audit.jsonl")); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { log.Close() })
+	}
+	c, err := egress.Dial(egress.Config{Policy: egress.User, Log: log, Detokenize: detok, Private: grant},
+		openaiapi.Config{BaseURL: url, Kind: openaiapi.KindVLLM, Model: "cloud"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.cloud = c
-	return e
+	return collab.NewCloud(c)
 }
 
 func devRecords(t testing.TB) []privacy.Record {
@@ -142,7 +163,8 @@ func TestAllStrategiesAllRecords(t *testing.T) {
 	requests := map[collab.Strategy]int{}
 	for i, rec := range recs {
 		g := privacy.NewGuard(rec.Vault)
-		r := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: g, AllowPrivateEgress: true}
+		r := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: g, Private: e.grant}
+		oracle := newLeakOracle(rec.Vault)
 		for _, st := range collab.Strategies {
 			e.rec.mu.Lock()
 			start := len(e.rec.bodies)
@@ -161,10 +183,12 @@ func TestAllStrategiesAllRecords(t *testing.T) {
 			e.rec.mu.Lock()
 			for _, b := range e.rec.bodies[start:] {
 				requests[st]++
-				if rules, err := g.CheckEgress(b.body, e.slm.Detokenize); err != nil {
+				// The leak count comes from an oracle other than the guard
+				// that already checked these requests at the choke point.
+				if what := oracle.find(requestText(t, b.body, e.slm.Detokenize)); what != "" {
 					leaks[st]++
 					if st != collab.LLMContext {
-						t.Logf("record %d strategy %s: request holds private content (rules %v)", i, st, rules)
+						t.Logf("record %d strategy %s: request holds private content (%s)", i, st, what)
 					}
 				}
 			}
@@ -197,20 +221,25 @@ func mustOpen(t *testing.T, p string) io.Reader {
 }
 
 // TestNoWithContextPromptInCloudRequests fails if any cloud request of
-// logits or sketch carries the with-context prompt: the paper code's bug
-// (it sent input_ids, the with-context tokens, where input_ids_wo was meant).
+// logits, speculative or sketch carries the with-context prompt: the paper
+// code's bug (it sent input_ids, the with-context tokens, where
+// input_ids_wo was meant).
 func TestNoWithContextPromptInCloudRequests(t *testing.T) {
 	recs := devRecords(t)
 	e := setup(t, "")
 	for _, rec := range recs[:3] {
 		task := collab.TaskFromRecord(rec)
 		r := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: privacy.NewGuard(rec.Vault)}
-		for _, st := range []collab.Strategy{collab.Logits, collab.Sketch, collab.SketchFull} {
+		for _, st := range []collab.Strategy{collab.Logits, collab.Speculative, collab.Sketch, collab.SketchFull} {
 			e.rec.mu.Lock()
 			start := len(e.rec.bodies)
 			e.rec.mu.Unlock()
-			if _, err := r.Run(t.Context(), task, collab.Options{Strategy: st, MaxTokens: 5, CloudMaxTokens: 5}); err != nil {
+			res, err := r.Run(t.Context(), task, collab.Options{Strategy: st, MaxTokens: 5, CloudMaxTokens: 5})
+			if err != nil {
 				t.Fatal(err)
+			}
+			if st == collab.Speculative && (res.Fallback != "" || res.Spec == nil || res.Spec.Blocks == 0) {
+				t.Fatalf("speculative ran no scored block (fallback %q): the check would not cover its requests", res.Fallback)
 			}
 			// The with-context prompt as the local model sees it, and its tokens.
 			history := rec.Vault.HistoryText().UnsafeText()
@@ -313,7 +342,7 @@ func TestOnTokenStreamsResultText(t *testing.T) {
 	recs := devRecords(t)
 	e := setup(t, "")
 	rec := recs[1]
-	r := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: privacy.NewGuard(rec.Vault), AllowPrivateEgress: true}
+	r := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: privacy.NewGuard(rec.Vault), Private: e.grant}
 	for _, st := range collab.Strategies {
 		t.Run(string(st), func(t *testing.T) {
 			var pieces []collab.Piece
@@ -350,5 +379,130 @@ func TestOnTokenStreamsResultText(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// leakOracle finds a user's private text in a request by its own rule,
+// independent of the guard under test: a private entity (name, e-mail,
+// phone, identifier) as whole words, or any four consecutive words of a
+// private fact, compared on lower-cased letters and digits alone.
+type leakOracle struct {
+	entities []string
+	facts    [][]string
+}
+
+func newLeakOracle(v *privacy.Vault) *leakOracle {
+	o := &leakOracle{}
+	for _, p := range slices.Concat([]privacy.Private{v.Name}, v.Emails, v.Phones, v.Identifiers) {
+		if w := oracleWords(p.UnsafeText()); len(w) > 0 && len(strings.Join(w, "")) >= 4 {
+			o.entities = append(o.entities, " "+strings.Join(w, " ")+" ")
+		}
+	}
+	for _, f := range v.PrivateFacts {
+		if w := oracleWords(f.UnsafeText()); len(w) >= 4 {
+			o.facts = append(o.facts, w)
+		}
+	}
+	return o
+}
+
+func oracleWords(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r > 127)
+	})
+}
+
+// find returns what private text holds, or "".
+func (o *leakOracle) find(text string) string {
+	norm := " " + strings.Join(oracleWords(text), " ") + " "
+	for i, e := range o.entities {
+		if strings.Contains(norm, e) {
+			return "entity " + strconv.Itoa(i)
+		}
+	}
+	for i, f := range o.facts {
+		for j := 0; j+4 <= len(f); j++ {
+			if strings.Contains(norm, " "+strings.Join(f[j:j+4], " ")+" ") {
+				return "fact " + strconv.Itoa(i)
+			}
+		}
+	}
+	return ""
+}
+
+// requestText decodes a request body into the text it carries: every JSON
+// string, and the text of token-id prompts.
+func requestText(t testing.TB, body []byte, detok func([]int32) string) string {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return string(body)
+	}
+	var b strings.Builder
+	var walk func(v any, key string)
+	walk = func(v any, key string) {
+		switch x := v.(type) {
+		case string:
+			b.WriteString(x + "\n")
+		case map[string]any:
+			for k, e := range x {
+				walk(e, k)
+			}
+		case []any:
+			if key == "prompt" && len(x) > 0 {
+				if _, ok := x[0].(float64); ok {
+					ids := make([]int32, len(x))
+					for i, e := range x {
+						ids[i] = int32(e.(float64))
+					}
+					b.WriteString(detok(ids) + "\n")
+					return
+				}
+			}
+			for _, e := range x {
+				walk(e, key)
+			}
+		}
+	}
+	walk(v, "")
+	return b.String()
+}
+
+func TestLeakOracleSeesPrivateText(t *testing.T) {
+	v := &privacy.Vault{Name: privacy.NewPrivate("Ada Quill"), PrivateFacts: []privacy.Private{privacy.NewPrivate("keeps bees on the roof of the old mill")}}
+	o := newLeakOracle(v)
+	for text, want := range map[string]bool{
+		"A letter from ADA QUILL.":                   true,
+		"she keeps bees on the roof, they say":       true,
+		"Adaquill wrote":                             false,
+		"bees on a roof":                             false,
+		`{"prompt":"Roof of the old mill, at dusk"}`: true,
+	} {
+		if got := o.find(requestText(t, []byte(text), nil)) != ""; got != want {
+			t.Errorf("%q: found %v, want %v", text, got, want)
+		}
+	}
+}
+
+// TestRunnerWithoutGuardSendsNothing runs every cloud strategy with no
+// guard against a recording server: each fails, and no request arrives.
+// A client with no guard of its own refuses as well (the egress fails
+// closed even for a caller that skips the runner).
+func TestRunnerWithoutGuardSendsNothing(t *testing.T) {
+	recs := devRecords(t)
+	e := setup(t, "")
+	r := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Private: e.grant}
+	for _, st := range collab.Strategies {
+		if st == collab.SLM {
+			continue
+		}
+		if _, err := r.Run(t.Context(), collab.TaskFromRecord(recs[0]), collab.Options{Strategy: st, MaxTokens: 4, CloudMaxTokens: 4}); err == nil {
+			t.Errorf("%s ran without a guard", st)
+		}
+	}
+	if _, err := e.cloud.Client().Models(t.Context()); !errors.Is(err, egress.ErrNoGuard) {
+		t.Errorf("a request with no guard: err = %v, want ErrNoGuard", err)
+	}
+	if n := len(e.rec.bodies); n != 0 {
+		t.Errorf("%d requests reached the server", n)
 	}
 }

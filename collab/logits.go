@@ -18,6 +18,12 @@ import (
 // top-K distribution p_l (public prompt + tokens so far), and the next
 // token is drawn from p_c.
 func (r *Runner) logits(ctx context.Context, res Result, public privacy.Public, system, private string, o Options) (Result, error) {
+	return r.fuse(ctx, res, public, system, private, o, false)
+}
+
+// fuse runs logit fusion, per token or (blocks) speculative, through the
+// fuser.
+func (r *Runner) fuse(ctx context.Context, res Result, public privacy.Public, system, private string, o Options, blocks bool) (Result, error) {
 	if err := r.sameTokenizer(ctx); err != nil {
 		return res, err
 	}
@@ -36,94 +42,70 @@ func (r *Runner) logits(ctx context.Context, res Result, public privacy.Public, 
 	ok := false
 	defer func() { release(ok) }()
 
-	var tr *Trace
-	if o.Trace {
-		tr = &Trace{Strategy: string(Logits), Fusion: string(o.Fusion), Schedule: o.Schedule.String(), CloudStopped: -1}
-		res.Trace = tr
-	}
-	smp := sample.New(o.Sample)
-	shape := fusion.Sampling{Temperature: o.Sample.Temperature, TopP: o.Sample.TopP}
-	wt := newWeigher(o)
-	var q, pl, pc []float64
-	var generated []int32
-	stopped := false
-	st := newStreamer(o.OnToken)
-	var piece []byte
-	for k := 0; k < o.MaxTokens; k++ {
-		if err := ctx.Err(); err != nil {
+	f := newFuser(o)
+	f.seq, f.cloud, f.guard, f.voc, f.prompt, f.log = seq, r.Cloud, r.Guard, r.SLM, cloudPrompt, r.logger()
+	f.pick = seeded{sample.New(o.Sample)}
+	f.blocks = blocks
+	if blocks && !o.NoProxy {
+		// The local stand-in for the cloud: the local model on the public
+		// prompt. Drafting from the fusion of q with it, rather than from
+		// q alone, brings the draft close to p_c when the cloud resembles
+		// the local model; exactness holds for any draft distribution.
+		p, releaseProxy, got, err := r.tryLoaded(ctx, cloudPrompt.IDs())
+		if err != nil {
 			return res, err
 		}
-		q = fusion.Softmax(q, seq.Logits())
-		step := Step{Index: k, W: 1}
-		var top []llm.TopLogprob
-		if !stopped && o.Schedule.Consult(k) {
-			prefix, leak := r.Guard.PublicTokens(append(slices.Clone(cloudPrompt.IDs()), generated...), r.SLM.Detokenize)
-			if leak != nil {
-				// Leak-aware stop: the generated text now holds something
-				// private; the cloud is not consulted again.
-				stopped = true
-				step.Guard = "stop-cloud: " + leak.RuleID
-				if tr != nil {
-					tr.CloudStopped = k
-				}
-				r.logger().Info("cloud consultation stopped by the guard", "step", k, "rule", leak.RuleID)
-			} else {
-				top, err = r.Cloud.NextTopK(ctx, prefix, o.TopK)
-				res.CloudCalls++
-				if err != nil {
-					return res, err
-				}
-				step.Consulted = true
-			}
-		}
-		if step.Consulted {
-			if pl, err = fusion.Complete(pl, q, top); err != nil {
-				return res, err
-			}
-			pc, step.W = wt.fuse(pc, q, pl, top, k)
+		if got {
+			f.proxy = p
+			defer func() { releaseProxy(ok) }()
 		} else {
-			pc = append(pc[:0], q...)
+			r.logger().Debug("speculative fusion: no second local sequence for the cloud stand-in; drafting from the local model alone")
 		}
+	}
+	name := Logits
+	if blocks {
+		name = Speculative
+	}
+	var tr *Trace
+	if o.Trace {
+		tr = &Trace{Strategy: string(name), Fusion: string(o.Fusion), Schedule: o.Schedule.String(), CloudStopped: -1}
+		res.Trace = tr
+	}
+	st := newStreamer(o.OnToken)
+	var piece []byte
+	f.emit = func(e emitted) {
 		if tr != nil {
-			step.SLM = r.topChoices(q, 3)
-			for i, t := range top {
+			e.Text = r.SLM.Piece(e.Token)
+			e.SLM = r.topChoices(e.q, 3)
+			for i, t := range e.top {
 				if i == 3 {
 					break
 				}
-				step.Cloud = append(step.Cloud, Choice{Token: t.Token, Text: r.SLM.Piece(t.Token), Prob: math.Exp(t.Logprob)})
+				e.Cloud = append(e.Cloud, Choice{Token: t.Token, Text: r.SLM.Piece(t.Token), Prob: math.Exp(t.Logprob)})
 			}
+			tr.Steps = append(tr.Steps, e.Step)
 		}
-		shape.Transform(pc)
-		var tok int32
-		if o.Sample.Greedy() {
-			tok = fusion.Argmax(pc)
-		} else {
-			tok = fusion.Draw(pc, smp.Float64())
-		}
-		if r.SLM.IsEOG(tok) && !o.IgnoreEOG {
-			break
-		}
-		step.Token, step.Text = tok, r.SLM.Piece(tok)
-		if tr != nil {
-			tr.Steps = append(tr.Steps, step)
-			tr.CloudCalls = res.CloudCalls
-		}
-		generated = append(generated, tok)
 		if st != nil {
-			piece = r.SLM.AppendPiece(piece[:0], tok)
-			st.bytes(piece, step.W, step.Consulted)
-		}
-		if k+1 < o.MaxTokens {
-			if err := seq.Append(ctx, []int32{tok}); err != nil {
-				return res, err
-			}
+			piece = r.SLM.AppendPiece(piece[:0], e.Token)
+			st.bytes(piece, e.W, e.Consulted)
 		}
 	}
+	err = f.run(ctx)
+	res.CloudCalls = f.calls
+	if tr != nil {
+		tr.CloudCalls, tr.CloudStopped = f.calls, f.stoppedAt
+	}
+	if err != nil {
+		return res, err
+	}
 	st.flush()
-	res.Text = strings.TrimSpace(r.SLM.Detokenize(generated))
-	res.Tokens = generated
+	res.Text = strings.TrimSpace(r.SLM.Detokenize(f.generated))
+	res.Tokens = f.generated
+	if blocks {
+		res.Spec = &f.stats
+	}
 	ok = true
-	res.Usage = llm.Usage{PromptTokens: len(slmPrompt), CompletionTokens: len(generated), TotalTokens: len(slmPrompt) + len(generated)}
+	res.Usage = llm.Usage{PromptTokens: len(slmPrompt), CompletionTokens: len(f.generated), TotalTokens: len(slmPrompt) + len(f.generated)}
 	return res, nil
 }
 

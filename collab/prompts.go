@@ -1,30 +1,23 @@
 package collab
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/cogenesis/cogenesis/privacy"
 )
 
 // TaskKind is the paper's task family; it picks the prompts.
-type TaskKind string
+type TaskKind = privacy.TaskKind
 
 // The paper's three task kinds.
 const (
-	KindContext TaskKind = "context" // context-aware instructions (the synthetic dataset)
-	KindEmail   TaskKind = "email"   // personalized emails (LaMP Avocado)
-	KindPaper   TaskKind = "paper"   // personalized paper abstracts (LaMP citation network)
+	KindContext = privacy.KindContext // context-aware instructions (the synthetic dataset)
+	KindEmail   = privacy.KindEmail   // personalized emails (LaMP Avocado)
+	KindPaper   = privacy.KindPaper   // personalized paper abstracts (LaMP citation network)
 )
 
 // ParseTaskKind validates a kind name.
-func ParseTaskKind(s string) (TaskKind, error) {
-	switch k := TaskKind(s); k {
-	case KindContext, KindEmail, KindPaper:
-		return k, nil
-	}
-	return "", fmt.Errorf("task kind %q: want context, email or paper", s)
-}
+func ParseTaskKind(s string) (TaskKind, error) { return privacy.ParseTaskKind(s) }
 
 // The paper's system prompts (Table 7), verbatim.
 const (
@@ -101,8 +94,8 @@ type Task struct {
 	PublicPrompt privacy.Private
 }
 
-// systemPrompts returns the with-context system prompt of a kind.
-func (k TaskKind) systemWithContext() string {
+// systemFor returns the with-context system prompt of a kind.
+func systemFor(k TaskKind) string {
 	if k == KindContext {
 		return systemWithContext
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cogenesis/cogenesis/internal/audit"
+	"github.com/cogenesis/cogenesis/internal/egress"
 	"github.com/cogenesis/cogenesis/llm"
 	"github.com/cogenesis/cogenesis/privacy"
 )
@@ -21,7 +22,7 @@ func SFTMessages(task Task, reference privacy.Private, sketch string, full bool)
 		user = withSketch(user, sketch, full)
 	}
 	return []llm.Message{
-		{Role: llm.RoleSystem, Content: task.Kind.systemWithContext()},
+		{Role: llm.RoleSystem, Content: systemFor(task.Kind)},
 		{Role: llm.RoleUser, Content: user},
 		{Role: llm.RoleAssistant, Content: reference.UnsafeText()},
 	}
@@ -31,15 +32,18 @@ func SFTMessages(task Task, reference privacy.Private, sketch string, full bool)
 // task: an outline of the guarded public instruction, or with full a
 // draft. It goes through the same guard and egress check as a run.
 func (r *Runner) CloudSketch(ctx context.Context, task Task, full bool, o Options) (string, error) {
-	if r.Cloud == nil {
+	if !r.hasCloud() {
 		return "", fmt.Errorf("sketch: no cloud model configured")
+	}
+	if r.Guard == nil {
+		return "", fmt.Errorf("sketch: %w", errNoGuard)
 	}
 	o = o.withDefaults()
 	st := Sketch
 	if full {
 		st = SketchFull
 	}
-	ctx = withGuard(audit.WithStrategy(ctx, string(st)), r.Guard)
+	ctx = egress.WithGuard(audit.WithStrategy(ctx, string(st)), r.Guard)
 	public, _, err := r.Guard.Public(task.publicCandidate(), privacy.Redact)
 	if err != nil {
 		return "", fmt.Errorf("guard public instruction: %w", err)

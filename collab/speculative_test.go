@@ -4,17 +4,23 @@ package collab_test
 
 import (
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cogenesis/cogenesis/collab"
+	"github.com/cogenesis/cogenesis/internal/audit"
 	"github.com/cogenesis/cogenesis/internal/cloud"
+	"github.com/cogenesis/cogenesis/internal/egress"
 	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
 	"github.com/cogenesis/cogenesis/internal/sample"
+	"github.com/cogenesis/cogenesis/openaiapi"
 	"github.com/cogenesis/cogenesis/privacy"
 )
 
@@ -27,10 +33,7 @@ func smallRunner(t *testing.T, cloudPath string) (*collab.Runner, collab.Task) {
 	cm := openShared(t, cloudPath, llamacpp.Options{ContextSize: 512, Threads: 2, Precise: true})
 	srv := httptest.NewServer((&cloud.Server{Model: cm, Name: "cloud"}).Handler())
 	t.Cleanup(srv.Close)
-	c, _, err := collab.DialCloud(collab.CloudConfig{Target: srv.URL + "/v1", Model: "cloud"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialEgress(t, srv.URL+"/v1", slm.Detokenize, nil, nil)
 	v := &privacy.Vault{
 		Name:         privacy.NewPrivate("Ada Quill"),
 		PrivateFacts: []privacy.Private{privacy.NewPrivate("keeps bees on the roof of the old mill")},
@@ -168,5 +171,82 @@ func testSpeculativeDistribution(t *testing.T, cloudPath string) {
 	t.Logf("%d outcomes, chi-square %.1f with %d dof, total variation %.3f; %d per-token fall-back steps", len(keys), stat, dof, tv/2, fallback)
 	if limit := float64(dof) + 3.3*math.Sqrt(2*float64(dof)) + 10; stat > limit {
 		t.Errorf("chi-square %.1f with %d dof exceeds %.1f: the distributions differ", stat, dof, limit)
+	}
+}
+
+// TestTopKAndMinPShapeFusion checks that --top-k and --min-p reach the
+// fused distribution of logits and speculative: top-k 1 and min-p 1 keep
+// only the most likely fused token, so a sampled run gives the greedy
+// run's tokens, while the same seed without them does not.
+func TestTopKAndMinPShapeFusion(t *testing.T) {
+	slmPath := enginetest.SharedModel(t)
+	tiny, _ := enginetest.ShapeByName("tiny")
+	random := writeShared(t, "random-2-0.gguf", enginetest.Options{Arch: "llama", Shape: tiny, Type: "f32", TokenizerFrom: slmPath, Seed: 2})
+	r, task := smallRunner(t, random)
+	for _, st := range []collab.Strategy{collab.Logits, collab.Speculative} {
+		run := func(p sample.Params) []int32 {
+			t.Helper()
+			res, err := r.Run(t.Context(), task, collab.Options{Strategy: st, MaxTokens: 32, IgnoreEOG: true, Sample: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res.Tokens
+		}
+		greedy := run(sample.Params{})
+		free := run(sample.Params{Temperature: 1.5, Seed: 9})
+		if cmp.Equal(free, greedy) {
+			t.Fatalf("%s: sampling at temperature 1.5 gave the greedy tokens: the check below would prove nothing", st)
+		}
+		if got := run(sample.Params{Temperature: 1.5, TopK: 1, Seed: 9}); !cmp.Equal(got, greedy) {
+			t.Errorf("%s: top-k 1 differs from greedy (-greedy +top-k 1):\n%s", st, cmp.Diff(greedy, got))
+		}
+		if got := run(sample.Params{Temperature: 1.5, MinP: 1, Seed: 9}); !cmp.Equal(got, greedy) {
+			t.Errorf("%s: min-p 1 differs from greedy (-greedy +min-p 1):\n%s", st, cmp.Diff(greedy, got))
+		}
+	}
+}
+
+// TestSpeculativeAgainstCloudWithoutSequenceScoring points speculative
+// fusion at a cloud of a kind that cannot score a sequence in one request
+// (llama.cpp's server, here a stand-in answering /completion): it runs
+// per-token fusion and says so, with the tokens per-token fusion gives.
+func TestSpeculativeAgainstCloudWithoutSequenceScoring(t *testing.T) {
+	slmPath := enginetest.SharedModel(t)
+	slm := openShared(t, slmPath, llamacpp.Options{ContextSize: 512, Threads: 2, Precise: true, Parallel: 2})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/completion" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"content":"x","tokens":[100],"stop":true,"completion_probabilities":[{"id":100,"token":"x","logprob":-0.5,"top_logprobs":[{"id":100,"token":"x","logprob":-0.5},{"id":101,"token":"y","logprob":-1.5}]}]}`)
+	}))
+	t.Cleanup(srv.Close)
+	log, err := audit.Open(filepath.Join(t.TempDir(), "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	c, err := egress.Dial(egress.Config{Policy: egress.User, Log: log, Detokenize: slm.Detokenize},
+		openaiapi.Config{BaseURL: srv.URL + "/v1", Kind: openaiapi.KindLlamaCpp, Model: "cloud"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &privacy.Vault{Name: privacy.NewPrivate("Ada Quill"), Profile: privacy.NewPrivate("Name: Ada Quill")}
+	r := &collab.Runner{SLM: slm, Cloud: collab.NewCloud(c), Guard: privacy.NewGuard(v)}
+	task := collab.TaskFromVault(v, privacy.SplitTask("Write a poem: about the sea"))
+	per, err := r.Run(t.Context(), task, collab.Options{Strategy: collab.Logits, MaxTokens: 12, IgnoreEOG: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := r.Run(t.Context(), task, collab.Options{Strategy: collab.Speculative, MaxTokens: 12, IgnoreEOG: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Fallback != collab.Logits || spec.Label() != "speculative→logits" || spec.Spec != nil {
+		t.Errorf("fallback %q, label %q, spec stats %v: want per-token fusion, labelled speculative→logits", spec.Fallback, spec.Label(), spec.Spec)
+	}
+	if !cmp.Equal(per.Tokens, spec.Tokens) || spec.CloudCalls != per.CloudCalls {
+		t.Errorf("speculative→logits gave %v in %d calls, logits %v in %d", spec.Tokens, spec.CloudCalls, per.Tokens, per.CloudCalls)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cogenesis/cogenesis/collab/fusion"
 	"github.com/cogenesis/cogenesis/internal/audit"
+	"github.com/cogenesis/cogenesis/internal/egress"
 	"github.com/cogenesis/cogenesis/llm"
 	"github.com/cogenesis/cogenesis/openaiapi"
 	"github.com/cogenesis/cogenesis/privacy"
@@ -34,20 +35,23 @@ type TeacherStats struct {
 //
 // The reference was written with the private context, so the cloud's
 // request holds private text: unless the guard finds nothing in it,
-// TeacherForce refuses without allowPrivate (which the egress check must
-// allow too, CloudConfig.AllowPrivateEgress).
-func (r *Runner) TeacherForce(ctx context.Context, task Task, reference privacy.Private, k int, allowPrivate bool) ([]fusion.Position, TeacherStats, error) {
+// TeacherForce refuses without the runner's grant (Runner.Private, made by
+// --allow-private-egress), which the egress client must hold too.
+func (r *Runner) TeacherForce(ctx context.Context, task Task, reference privacy.Private, k int) ([]fusion.Position, TeacherStats, error) {
 	var st TeacherStats
-	if r.SLM == nil || r.Cloud == nil {
+	if r.SLM == nil || !r.hasCloud() {
 		return nil, st, errors.New("teacher forcing needs a local and a cloud model")
 	}
 	if k < 1 || k > fusion.MaxK {
 		return nil, st, fmt.Errorf("teacher forcing: k %d outside [1, %d]", k, fusion.MaxK)
 	}
-	if err := r.Cloud.client.Kind().Require(openaiapi.CapSequenceTopK); err != nil {
+	if err := r.Cloud.Can(openaiapi.CapSequenceTopK); err != nil {
 		return nil, st, fmt.Errorf("teacher forcing scores the reference in one request: %w", err)
 	}
-	ctx = withGuard(audit.WithStrategy(ctx, teacherForcing), r.Guard)
+	if r.Guard == nil {
+		return nil, st, errNoGuard
+	}
+	ctx = egress.WithGuard(audit.WithStrategy(ctx, teacherForcing), r.Guard)
 	if err := r.sameTokenizer(ctx); err != nil {
 		return nil, st, err
 	}
@@ -56,7 +60,7 @@ func (r *Runner) TeacherForce(ctx context.Context, task Task, reference privacy.
 		return nil, st, fmt.Errorf("guard public instruction: %w", err)
 	}
 	st.Redactions = len(findings)
-	slmPrompt, err := r.chatTokens(task.Kind.systemWithContext(), task.privateInstruction())
+	slmPrompt, err := r.chatTokens(systemFor(task.Kind), task.privateInstruction())
 	if err != nil {
 		return nil, st, err
 	}
@@ -79,10 +83,11 @@ func (r *Runner) TeacherForce(ctx context.Context, task Task, reference privacy.
 	ids := append(append([]int32(nil), cloudPrompt.IDs()...), ref...)
 	pt, leak := r.Guard.PublicTokens(ids, r.SLM.Detokenize)
 	if leak != nil {
-		if !allowPrivate {
+		if r.Private == nil {
 			return nil, st, fmt.Errorf("the reference response holds private content (%w); extraction shows it to the cloud only with --allow-private-egress", leak)
 		}
 		pt = privacy.DeclassifyTokensForTeacherForcing(ids)
+		ctx = egress.WithGrant(ctx, r.Private)
 	}
 
 	// The cloud request and the local scoring run at once.

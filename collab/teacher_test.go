@@ -11,6 +11,7 @@ import (
 
 	"github.com/cogenesis/cogenesis/collab"
 	"github.com/cogenesis/cogenesis/internal/audit"
+	"github.com/cogenesis/cogenesis/internal/egress"
 	"github.com/cogenesis/cogenesis/openaiapi"
 	"github.com/cogenesis/cogenesis/privacy"
 )
@@ -26,7 +27,7 @@ func TestTeacherForce(t *testing.T) {
 	e.rec.mu.Lock()
 	before := len(e.rec.bodies)
 	e.rec.mu.Unlock()
-	_, _, err := r.TeacherForce(t.Context(), task, rec.Reference, 5, false)
+	_, _, err := r.TeacherForce(t.Context(), task, rec.Reference, 5)
 	var leak *privacy.LeakError
 	if !errors.As(err, &leak) || !strings.Contains(err.Error(), "--allow-private-egress") {
 		t.Fatalf("without opt-in: err = %v, want a leak error naming --allow-private-egress", err)
@@ -40,7 +41,8 @@ func TestTeacherForce(t *testing.T) {
 	e.rec.mu.Unlock()
 
 	const k = 5
-	ps, st, err := r.TeacherForce(t.Context(), task, rec.Reference, k, true)
+	r.Private = e.grant
+	ps, st, err := r.TeacherForce(t.Context(), task, rec.Reference, k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,12 +91,13 @@ func TestTeacherForce(t *testing.T) {
 	}
 
 	// A cloud kind that cannot score a sequence is refused by name.
-	c, _, err := collab.DialCloud(collab.CloudConfig{Target: "http://127.0.0.1:1/v1", Kind: openaiapi.KindLlamaCpp, Model: "x"})
+	c, err := egress.Dial(egress.Config{Policy: egress.User, Log: e.log, Private: e.grant},
+		openaiapi.Config{BaseURL: "http://127.0.0.1:1/v1", Kind: openaiapi.KindLlamaCpp, Model: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2 := &collab.Runner{SLM: e.slm, Cloud: c, Guard: privacy.NewGuard(rec.Vault)}
-	if _, _, err := r2.TeacherForce(t.Context(), task, rec.Reference, k, true); !errors.Is(err, openaiapi.ErrUnsupported) || !strings.Contains(err.Error(), string(openaiapi.CapSequenceTopK)) {
+	r2 := &collab.Runner{SLM: e.slm, Cloud: collab.NewCloud(c), Guard: privacy.NewGuard(rec.Vault), Private: e.grant}
+	if _, _, err := r2.TeacherForce(t.Context(), task, rec.Reference, k); !errors.Is(err, openaiapi.ErrUnsupported) || !strings.Contains(err.Error(), string(openaiapi.CapSequenceTopK)) {
 		t.Errorf("llama.cpp kind: err = %v, want ErrUnsupported naming %q", err, openaiapi.CapSequenceTopK)
 	}
 }
@@ -109,20 +112,20 @@ func BenchmarkTeacherForce(b *testing.B) {
 	e := setup(b, "")
 	rec := recs[1]
 	task := collab.TaskFromRecord(rec)
-	r := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: privacy.NewGuard(rec.Vault)}
+	r := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: privacy.NewGuard(rec.Vault), Private: e.grant}
 	var tokens, engineTokens int
 	var extract, engine float64
 	for b.Loop() {
 		// Two other records in between (the pool keeps two sequences), so
 		// that the prompt is evaluated afresh.
 		for _, o := range recs[2:4] {
-			other := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: privacy.NewGuard(o.Vault)}
-			if _, _, err := other.TeacherForce(b.Context(), collab.TaskFromRecord(o), o.Reference, 10, true); err != nil {
+			other := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: privacy.NewGuard(o.Vault), Private: e.grant}
+			if _, _, err := other.TeacherForce(b.Context(), collab.TaskFromRecord(o), o.Reference, 10); err != nil {
 				b.Fatal(err)
 			}
 		}
 		start := time.Now()
-		_, st, err := r.TeacherForce(b.Context(), task, rec.Reference, 10, true)
+		_, st, err := r.TeacherForce(b.Context(), task, rec.Reference, 10)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -91,11 +91,10 @@ type Config struct {
 	// MaxTopK overrides the kind's default top-K limit (vLLM's
 	// --max-logprobs).
 	MaxTopK int
-	// HTTPClient sends the requests. When nil, a client with Transport (or
-	// http.DefaultTransport) is used. Put the egress choke point here.
+	// HTTPClient sends the requests; it is required. cogenesis builds it
+	// in internal/egress, with the egress choke point (guard and audit
+	// log) as its transport; New never falls back to a default client.
 	HTTPClient *http.Client
-	// Transport is used when HTTPClient is nil.
-	Transport http.RoundTripper
 	// Logger receives retry and request logs, never request text (default
 	// slog.Default()).
 	Logger *slog.Logger
@@ -138,6 +137,9 @@ func New(cfg Config) (*Client, error) {
 	if base.User != nil {
 		return nil, errors.New("new client: base url must not hold credentials")
 	}
+	if cfg.HTTPClient == nil {
+		return nil, errors.New("new client: no HTTP client (build clients with internal/egress, which puts the guard and the audit log in front of the network)")
+	}
 	root := *base
 	root.Path = strings.TrimSuffix(root.Path, "/v1")
 	kind := cfg.Kind
@@ -173,13 +175,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.maxWait < c.minWait {
 		c.maxWait = c.minWait
-	}
-	if c.hc == nil {
-		t := cfg.Transport
-		if t == nil {
-			t = http.DefaultTransport
-		}
-		c.hc = &http.Client{Transport: t}
 	}
 	if cfg.Concurrency > 0 {
 		c.sem = semaphore.NewWeighted(int64(cfg.Concurrency))

@@ -23,7 +23,8 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"empty url", Config{}},
 		{"bad scheme", Config{BaseURL: "ftp://x.test/v1"}},
 		{"credentials in url", Config{BaseURL: "http://user:pw@x.test/v1"}},
-		{"unknown kind", Config{BaseURL: "http://x.test/v1", Kind: "tgi"}},
+		{"unknown kind", Config{BaseURL: "http://x.test/v1", Kind: "tgi", HTTPClient: &http.Client{}}},
+		{"no http client", Config{BaseURL: "http://x.test/v1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -32,7 +33,7 @@ func TestNewValidatesConfig(t *testing.T) {
 			}
 		})
 	}
-	c := mustNew(t, Config{BaseURL: "http://x.test/v1"})
+	c := mustNew(t, Config{BaseURL: "http://x.test/v1", HTTPClient: &http.Client{}})
 	if c.Kind() != KindOpenAI {
 		t.Errorf("default kind %q, want %q", c.Kind(), KindOpenAI)
 	}
@@ -384,10 +385,10 @@ func TestChokePointRefusalIsFinal(t *testing.T) {
 	var n atomic.Int32
 	c := mustNew(t, Config{
 		BaseURL: "http://cloud.test/v1", Kind: KindVLLM, MaxRetries: 5,
-		Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		HTTPClient: &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			n.Add(1)
 			return nil, errBlocked
-		}),
+		})},
 	})
 	_, err := c.Chat(t.Context(), chatReq())
 	if !errors.Is(err, errBlocked) {

@@ -19,7 +19,7 @@ func ExampleClient_Chat() {
 	}))
 	defer srv.Close()
 
-	c, err := openaiapi.New(openaiapi.Config{BaseURL: srv.URL + "/v1", Kind: openaiapi.KindVLLM, Model: "m"})
+	c, err := openaiapi.New(openaiapi.Config{BaseURL: srv.URL + "/v1", Kind: openaiapi.KindVLLM, Model: "m", HTTPClient: srv.Client()})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -45,7 +45,7 @@ func ExampleClient_NextTokenTopK() {
 	}))
 	defer srv.Close()
 
-	c, err := openaiapi.New(openaiapi.Config{BaseURL: srv.URL + "/v1", Kind: openaiapi.KindVLLM, Model: "m"})
+	c, err := openaiapi.New(openaiapi.Config{BaseURL: srv.URL + "/v1", Kind: openaiapi.KindVLLM, Model: "m", HTTPClient: srv.Client()})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -77,7 +77,7 @@ func pipeServer(t *testing.T, h http.Handler) Config {
 		BaseURL:    srv.URL + "/v1",
 		Kind:       KindVLLM,
 		Model:      "m",
-		Transport:  tr,
+		HTTPClient: &http.Client{Transport: tr},
 		MinBackoff: 100 * time.Millisecond,
 		MaxBackoff: time.Second,
 		MaxRetries: 3,
@@ -93,7 +93,7 @@ func loopServer(t *testing.T, kind Kind, h http.Handler) Config {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return Config{
-		BaseURL: srv.URL + "/v1", Kind: kind, Model: "m",
+		BaseURL: srv.URL + "/v1", Kind: kind, Model: "m", HTTPClient: &http.Client{},
 		MaxRetries: -1, Timeout: 30 * time.Second, APIKeyEnv: "COGEN_TEST_UNSET_KEY",
 		Logger: slog.New(slog.DiscardHandler),
 	}

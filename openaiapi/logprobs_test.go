@@ -361,7 +361,7 @@ func TestUnsupportedRequests(t *testing.T) {
 }
 
 func TestBadArguments(t *testing.T) {
-	c := mustNew(t, Config{BaseURL: "http://x.test/v1", Kind: KindVLLM})
+	c := mustNew(t, Config{BaseURL: "http://x.test/v1", Kind: KindVLLM, HTTPClient: &http.Client{}})
 	tests := []struct {
 		name string
 		call func() error

@@ -349,7 +349,7 @@ func TestConcurrencyLimit(t *testing.T) {
 }
 
 func TestBackoffBounds(t *testing.T) {
-	c := mustNew(t, Config{BaseURL: "http://x.test/v1", MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second})
+	c := mustNew(t, Config{BaseURL: "http://x.test/v1", HTTPClient: &http.Client{}, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second})
 	tests := []struct {
 		attempt int
 		ceil    time.Duration

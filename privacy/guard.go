@@ -161,8 +161,12 @@ type Guard struct {
 	shingles               int
 }
 
-// NewGuard builds the guard of a vault.
+// NewGuard builds the guard of a vault; a nil vault gives a guard of the
+// generic detectors alone (e-mail addresses, card numbers, …).
 func NewGuard(v *Vault) *Guard {
+	if v == nil {
+		v = &Vault{} // the generic detectors alone
+	}
 	g := &Guard{vocab: map[string]int32{}}
 	id := func(w string) int32 {
 		if x, ok := g.vocab[w]; ok {

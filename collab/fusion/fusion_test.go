@@ -173,26 +173,6 @@ func TestSamplingFrequencies(t *testing.T) {
 	}
 }
 
-func TestTransform(t *testing.T) {
-	p := []float64{0.5, 0.3, 0.15, 0.05}
-	g := slices.Clone(p)
-	Sampling{}.Transform(g)
-	if !slices.Equal(g, []float64{1, 0, 0, 0}) {
-		t.Errorf("greedy = %v", g)
-	}
-	tp := slices.Clone(p)
-	Sampling{Temperature: 1, TopP: 0.75}.Transform(tp)
-	if d := maxDiff(tp, []float64{0.5 / 0.8, 0.3 / 0.8, 0, 0}); d > 1e-12 {
-		t.Errorf("top-p 0.75 = %v", tp)
-	}
-	hot := slices.Clone(p)
-	Sampling{Temperature: 0.5}.Transform(hot)
-	checkDist(t, "temperature", hot)
-	if hot[0] <= p[0] || hot[3] >= p[3] {
-		t.Errorf("temperature 0.5 did not sharpen: %v", hot)
-	}
-}
-
 func BenchmarkFuseQwenVocab(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
 	logits := randomLogits(r, 151936, 3)

@@ -35,6 +35,10 @@ const (
 	// VerdictPrivate means the guard found private text and the caller
 	// had opted in to send it anyway (the llm-context baseline).
 	VerdictPrivate = "private"
+	// VerdictSynthetic means the guard's detectors matched text of a
+	// synthetic-data run (made-up people, no vault), and the request was
+	// sent under that policy.
+	VerdictSynthetic = "synthetic"
 )
 
 // ZeroHash is the Prev of the first record.
@@ -76,9 +80,13 @@ type Record struct {
 	// Time is when the record was appended, in UTC.
 	Time     time.Time `json:"time"`
 	Strategy string    `json:"strategy"`
-	Host     string    `json:"host"`
-	Method   string    `json:"method"`
-	Path     string    `json:"path"`
+	// Policy names the egress policy the request was sent under (user,
+	// judge, synthetic, download: see internal/egress); empty in logs
+	// written before policies were recorded.
+	Policy string `json:"policy,omitempty"`
+	Host   string `json:"host"`
+	Method string `json:"method"`
+	Path   string `json:"path"`
 	// User and Request name the vault user and the gateway request
 	// (cogen serve) that caused the request; empty elsewhere. Both are
 	// ids, never text.
@@ -425,7 +433,7 @@ func (l *Log) Path() string { return l.path }
 // Appends never interleave.
 func (l *Log) Append(ctx context.Context, rec Record) (Record, error) {
 	switch rec.Verdict {
-	case VerdictNone, VerdictAllow, VerdictRedact, VerdictBlock, VerdictPrivate:
+	case VerdictNone, VerdictAllow, VerdictRedact, VerdictBlock, VerdictPrivate, VerdictSynthetic:
 	default:
 		return Record{}, fmt.Errorf("append audit record: unknown verdict %q", rec.Verdict)
 	}

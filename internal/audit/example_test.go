@@ -33,7 +33,8 @@ func ExampleTransport() {
 	}
 	defer log.Close()
 	client := &http.Client{Transport: &audit.Transport{
-		Log: log,
+		Base: http.DefaultTransport,
+		Log:  log,
 		Check: func(ctx context.Context, req *http.Request, body []byte) (audit.Verdict, error) {
 			if strings.Contains(string(body), "secret") {
 				return audit.Verdict{Rules: []string{"demo:secret"}}, errors.New("private text")

@@ -24,8 +24,8 @@ type Verdict struct {
 // Transport is the egress choke point: an [http.RoundTripper] that every
 // cloud request passes through. For each request it reads the whole body,
 // runs Check, appends a [Record] to Log, and only then sends the request,
-// with Check's replacement body if it gave one, through Base
-// ([http.DefaultTransport] when nil).
+// with Check's replacement body if it gave one, through Base. A nil Base
+// sends nothing: the request fails (internal/egress gives the network).
 //
 // It fails closed: when Check returns an error (or a VerdictBlock), the
 // request is not sent, a VerdictBlock record holding only the body's sha256
@@ -39,6 +39,8 @@ type Transport struct {
 	Base  http.RoundTripper
 	Log   *Log
 	Check func(ctx context.Context, req *http.Request, body []byte) (Verdict, error)
+	// Policy is written in every record (Record.Policy).
+	Policy string
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -58,7 +60,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	} else if req.Body != nil {
 		_ = req.Body.Close() // http.NoBody cannot fail
 	}
-	rec := Record{Host: req.URL.Host, Method: req.Method, Path: req.URL.EscapedPath()}
+	if t.Base == nil {
+		return nil, fmt.Errorf("egress to %s not sent: no base transport", req.URL.Host)
+	}
+	rec := Record{Host: req.URL.Host, Method: req.Method, Path: req.URL.EscapedPath(), Policy: t.Policy}
 
 	send := body
 	if t.Check != nil {
@@ -103,9 +108,5 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		out.Body = io.NopCloser(bytes.NewReader(send))
 		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(send)), nil }
 	}
-	base := t.Base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	return base.RoundTrip(out)
+	return t.Base.RoundTrip(out)
 }

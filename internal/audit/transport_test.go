@@ -105,7 +105,7 @@ func TestTransportRecordsWhatWasSent(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newRecordingServer(t)
 			l := openLog(t)
-			tr := &Transport{Log: l, Check: tt.check}
+			tr := &Transport{Base: http.DefaultTransport, Log: l, Check: tt.check}
 			ctx := WithStrategy(t.Context(), "logits")
 			if _, err := post(t, tr, ctx, srv.URL+"/v1/completions?api_key=SECRET", tt.body); err != nil {
 				t.Fatalf("post: %v", err)
@@ -154,7 +154,7 @@ func TestTransportBlocksOnCheckError(t *testing.T) {
 			srv := newRecordingServer(t)
 			l := openLog(t)
 			const body = `{"prompt":"Ann's diagnosis is private"}`
-			_, err := post(t, &Transport{Log: l, Check: tt.check}, t.Context(), srv.URL+"/v1/chat/completions", body)
+			_, err := post(t, &Transport{Base: http.DefaultTransport, Log: l, Check: tt.check}, t.Context(), srv.URL+"/v1/chat/completions", body)
 			if !errors.Is(err, ErrBlocked) || !errors.Is(err, tt.want) {
 				t.Errorf("err = %v, want ErrBlocked wrapping %v", err, tt.want)
 			}
@@ -185,7 +185,7 @@ func TestTransportNotSentWhenUnrecorded(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	_, err := post(t, &Transport{Log: l}, t.Context(), srv.URL+"/v1/completions", `{}`)
+	_, err := post(t, &Transport{Base: http.DefaultTransport, Log: l}, t.Context(), srv.URL+"/v1/completions", `{}`)
 	if !errors.Is(err, ErrClosed) {
 		t.Errorf("err = %v, want ErrClosed", err)
 	}
@@ -197,7 +197,7 @@ func TestTransportNotSentWhenUnrecorded(t *testing.T) {
 func TestTransportRecordsEveryAttempt(t *testing.T) {
 	srv := newRecordingServer(t)
 	l := openLog(t)
-	tr := &Transport{Log: l}
+	tr := &Transport{Base: http.DefaultTransport, Log: l}
 	for _, body := range []string{`{"n":1}`, `{"n":2}`, `{"n":3}`} {
 		if _, err := post(t, tr, t.Context(), srv.URL+"/v1/completions", body); err != nil {
 			t.Fatalf("post: %v", err)
@@ -217,5 +217,22 @@ func TestTransportRecordsEveryAttempt(t *testing.T) {
 	}
 	if diff := cmp.Diff(len(recs), len(srv.received())); diff != "" {
 		t.Errorf("records and requests differ (-records +requests):\n%s", diff)
+	}
+}
+
+func TestTransportWithoutBaseSendsNothing(t *testing.T) {
+	hit := false
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hit = true }))
+	defer srv.Close()
+	l, err := Open(filepath.Join(t.TempDir(), "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := post(t, &Transport{Log: l}, t.Context(), srv.URL+"/v1/completions", `{}`); err == nil || !strings.Contains(err.Error(), "no base transport") {
+		t.Fatalf("err = %v, want no base transport", err)
+	}
+	if hit {
+		t.Fatal("a request reached the server")
 	}
 }

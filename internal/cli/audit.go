@@ -79,9 +79,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tTIME\tSTRATEGY\tHOST\tPATH\tBYTES\tVERDICT\tRULES")
+	fmt.Fprintln(tw, "SEQ\tTIME\tPOLICY\tSTRATEGY\tHOST\tPATH\tBYTES\tVERDICT\tRULES")
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Seq, r.Time.Format("2006-01-02 15:04:05"), r.Strategy, r.Host, r.Path, r.Bytes, orDash(r.Verdict), orDash(strings.Join(r.Rules, ",")))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Seq, r.Time.Format("2006-01-02 15:04:05"), orDash(r.Policy), orDash(r.Strategy), r.Host, r.Path, r.Bytes, orDash(r.Verdict), orDash(strings.Join(r.Rules, ",")))
 	}
 	tw.Flush()
 	if *bodies {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -65,8 +67,16 @@ func runBenchCollab(ctx context.Context, args []string, stdout, stderr io.Writer
 	task := collab.TaskFromVault(v, privacy.SplitTask("Write a short newsletter for the spring menu: mention the new rye bread"))
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "latency\tstrategy\ttokens\tround trips/token\tacceptance\tmean γ\twall s\tspeed-up\t")
-	for _, lat := range lats {
-		c, local, err := collab.DialCloud(collab.CloudConfig{Target: "local:" + cloudPath, Latency: lat, Threads: ef.threads, Logger: slog.Default()})
+	// The benchmark's cloud requests are recorded like any others, in an
+	// audit log of its own that is removed at the end.
+	auditDir, err := os.MkdirTemp("", "cogen-bench-audit-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(auditDir)
+	for i, lat := range lats {
+		c, closeCloud, err := dialCloud(ctx, cloudConfig{Target: "local:" + cloudPath, Latency: lat, Threads: ef.threads},
+			filepath.Join(auditDir, fmt.Sprintf("audit-%d.jsonl", i)), ef.cacheDir, stderr)
 		if err != nil {
 			return err
 		}
@@ -78,7 +88,7 @@ func runBenchCollab(ctx context.Context, args []string, stdout, stderr io.Writer
 				Sample: sample.Params{Temperature: *temp, Seed: *seed}})
 			el := time.Since(start)
 			if err != nil {
-				local.Close()
+				closeCloud()
 				return err
 			}
 			if st == collab.Logits {
@@ -90,11 +100,9 @@ func runBenchCollab(ctx context.Context, args []string, stdout, stderr io.Writer
 				gamma = fmt.Sprintf("%.1f", res.Spec.MeanGamma())
 			}
 			n := max(len(res.Tokens), 1)
-			fmt.Fprintf(tw, "%v\t%s\t%d\t%.3f\t%s\t%s\t%.2f\t%.2fx\t\n", lat, st, len(res.Tokens), float64(res.CloudCalls)/float64(n), acc, gamma, el.Seconds(), base.Seconds()/el.Seconds())
+			fmt.Fprintf(tw, "%v\t%s\t%d\t%.3f\t%s\t%s\t%.2f\t%.2fx\t\n", lat, res.Label(), len(res.Tokens), float64(res.CloudCalls)/float64(n), acc, gamma, el.Seconds(), base.Seconds()/el.Seconds())
 		}
-		if err := local.Close(); err != nil {
-			return err
-		}
+		closeCloud()
 	}
 	return tw.Flush()
 }

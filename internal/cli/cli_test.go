@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/cogenesis/cogenesis/internal/audit"
 	"github.com/cogenesis/cogenesis/internal/cli"
 	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
 )
@@ -107,6 +109,20 @@ func TestHubDownloadThenGenerate(t *testing.T) {
 	}
 	if strings.TrimSpace(out) == "" {
 		t.Errorf("no output")
+	}
+	// The download left through the egress: recorded, under the download
+	// policy, with no body.
+	recs, err := audit.Read(filepath.Join(cache, cli.DownloadAuditLog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) == 0 {
+		t.Fatal("the download was not recorded")
+	}
+	for _, r := range recs {
+		if r.Policy != "download" || r.Method != http.MethodGet || r.Bytes != 0 || r.Verdict != audit.VerdictAllow {
+			t.Errorf("download record: policy %q, %s, %d body bytes, verdict %q", r.Policy, r.Method, r.Bytes, r.Verdict)
+		}
 	}
 	_ = context.Background
 }

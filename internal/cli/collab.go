@@ -8,10 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/cogenesis/cogenesis/collab"
 	"github.com/cogenesis/cogenesis/collab/fusion"
 	"github.com/cogenesis/cogenesis/internal/audit"
+	"github.com/cogenesis/cogenesis/internal/egress"
+	"github.com/cogenesis/cogenesis/internal/localcloud"
 	"github.com/cogenesis/cogenesis/openaiapi"
 	"github.com/cogenesis/cogenesis/privacy"
 )
@@ -118,7 +121,8 @@ func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags
 		return err
 	}
 	guard := privacy.NewGuard(vault)
-	r := &collab.Runner{Guard: guard, AllowPrivateEgress: c.allowPriv, Logger: slog.Default()}
+	grant := privateGrant(c.allowPriv)
+	r := &collab.Runner{Guard: guard, Private: grant, Logger: slog.Default()}
 	var detok func([]int32) string
 	if st != collab.LLM && st != collab.LLMContext {
 		// With-context prompts are long.
@@ -145,9 +149,9 @@ func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags
 		if path == "" {
 			path = "cogen-audit.jsonl"
 		}
-		cloud, closeCloud, err := dialCloud(ctx, collab.CloudConfig{
+		cloud, closeCloud, err := dialCloud(ctx, cloudConfig{
 			Target: c.llm, Kind: openaiapi.Kind(c.llmKind), Model: c.llmModel, Threads: ef.threads,
-			Guard: guard, Detokenize: detok, AllowPrivateEgress: c.allowPriv,
+			Guard: guard, Detokenize: detok, Private: grant,
 		}, path, ef.cacheDir, stderr)
 		if err != nil {
 			return err
@@ -164,6 +168,9 @@ func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags
 		return err
 	}
 	fmt.Fprintln(stdout, res.Text)
+	if res.Fallback != "" {
+		fmt.Fprintf(stderr, "ran %s: a %s cloud cannot score a sequence in one request, so each token took a round trip (same output distribution)\n", res.Label(), c.llmKind)
+	}
 	if res.Redactions > 0 {
 		fmt.Fprintf(stderr, "guard: %d private spans redacted from the public instruction\n", res.Redactions)
 	}
@@ -194,10 +201,32 @@ func writeTrace(path string, tr *collab.Trace) error {
 	return nil
 }
 
-// dialCloud connects to the cloud of cfg.Target (a URL, or local:MODEL with
-// MODEL a path or hf:// reference), recording every request in the audit
-// log at auditPath. close stops a local cloud and closes the log.
-func dialCloud(ctx context.Context, cfg collab.CloudConfig, auditPath, cacheDir string, stderr io.Writer) (cloud *collab.Cloud, close func(), err error) {
+// cloudConfig says how to reach the cloud model.
+type cloudConfig struct {
+	// Target is a base URL ("http://host:8000/v1") or "local:MODEL" (a
+	// path or hf:// reference), which serves MODEL in-process behind a
+	// loopback HTTP server so the same wire path is used.
+	Target string
+	Kind   openaiapi.Kind
+	Model  string
+	// Latency is added by a local cloud to every response.
+	Latency time.Duration
+	// Threads is a local cloud's CPU threads (0: the engine's default).
+	Threads int
+	// Guard checks every request whose run brings no guard of its own;
+	// nil means each run must bring one (collab.Runner.Guard).
+	Guard *privacy.Guard
+	// Detokenize renders token-id prompts for the guard.
+	Detokenize func([]int32) string
+	// Private is the grant of --allow-private-egress; nil for none.
+	Private *egress.Grant
+}
+
+// dialCloud connects to the cloud of cfg.Target through the egress: every
+// request is checked by the guard and recorded in the audit log at
+// auditPath before it leaves. close stops a local cloud and closes the
+// log.
+func dialCloud(ctx context.Context, cfg cloudConfig, auditPath, cacheDir string, stderr io.Writer) (cloud *collab.Cloud, close func(), err error) {
 	if p, ok := strings.CutPrefix(cfg.Target, "local:"); ok {
 		rp, err := resolveModel(ctx, p, cacheDir, stderr)
 		if err != nil {
@@ -209,17 +238,34 @@ func dialCloud(ctx context.Context, cfg collab.CloudConfig, auditPath, cacheDir 
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg.Audit = log
-	cfg.Logger = slog.Default().With("component", "cloud")
-	cloud, local, err := collab.DialCloud(cfg)
+	logger := slog.Default().With("component", "cloud")
+	api, local, err := localcloud.Target(cfg.Target, openaiapi.Config{Kind: cfg.Kind, Model: cfg.Model, Timeout: 5 * time.Minute, Logger: logger},
+		localcloud.Options{Latency: cfg.Latency, Threads: cfg.Threads, Logger: logger})
 	if err != nil {
 		log.Close()
 		return nil, nil, err
 	}
-	return cloud, func() {
+	c, err := egress.Dial(egress.Config{Policy: egress.User, Log: log, Guard: cfg.Guard, Detokenize: cfg.Detokenize, Private: cfg.Private}, api)
+	if err != nil {
+		if local != nil {
+			local.Close()
+		}
+		log.Close()
+		return nil, nil, err
+	}
+	return collab.NewCloud(c), func() {
 		if local != nil {
 			local.Close()
 		}
 		log.Close()
 	}, nil
+}
+
+// privateGrant returns the grant of --allow-private-egress when the flag
+// is set, nil otherwise.
+func privateGrant(allow bool) *egress.Grant {
+	if !allow {
+		return nil
+	}
+	return egress.AllowPrivate("--allow-private-egress")
 }

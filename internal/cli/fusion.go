@@ -154,9 +154,10 @@ func runFusionExtract(ctx context.Context, args []string, stdout, stderr io.Writ
 	if *auditPath == "" {
 		*auditPath = filepath.Join(*out, "audit.jsonl")
 	}
-	cloud, closeCloud, err := dialCloud(ctx, collab.CloudConfig{
+	grant := privateGrant(*allowPriv)
+	cloud, closeCloud, err := dialCloud(ctx, cloudConfig{
 		Target: *llmRef, Kind: openaiapi.Kind(*llmKind), Model: *llmModel, Threads: ef.threads,
-		Detokenize: m.Detokenize, AllowPrivateEgress: *allowPriv,
+		Detokenize: m.Detokenize, Private: grant,
 	}, *auditPath, ef.cacheDir, stderr)
 	if err != nil {
 		return err
@@ -175,8 +176,8 @@ func runFusionExtract(ctx context.Context, args []string, stdout, stderr io.Writ
 	start := time.Now()
 	for _, i := range todo {
 		rec := recs[i]
-		r := &collab.Runner{SLM: m, Cloud: cloud, Guard: privacy.NewGuard(rec.Vault), Logger: slog.Default()}
-		ps, st, err := r.TeacherForce(ctx, collab.TaskFromRecord(rec), rec.Reference, *k, *allowPriv)
+		r := &collab.Runner{SLM: m, Cloud: cloud, Guard: privacy.NewGuard(rec.Vault), Private: grant, Logger: slog.Default()}
+		ps, st, err := r.TeacherForce(ctx, collab.TaskFromRecord(rec), rec.Reference, *k)
 		if err != nil {
 			bar.Done()
 			if ctx.Err() != nil {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 
+	"github.com/cogenesis/cogenesis/internal/egress"
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
 	"github.com/cogenesis/cogenesis/internal/envconfig"
 	"github.com/cogenesis/cogenesis/internal/hub"
@@ -45,18 +47,34 @@ func (e engineFlags) options() llamacpp.Options {
 	}
 }
 
+// DownloadAuditLog is the name of the audit log, in the model cache
+// directory, that records model downloads.
+const DownloadAuditLog = "downloads.audit.jsonl"
+
 // resolveModel turns a model reference (a path or hf://OWNER/REPO/FILE.gguf)
 // into a local path, downloading it once into the cache.
 func resolveModel(ctx context.Context, ref, cacheDir string, stderr io.Writer) (string, error) {
 	if ref == "" {
 		return "", usagef("pass a GGUF path or hf://OWNER/REPO/FILE.gguf", "no model given")
 	}
-	path, err := hub.Resolve(ctx, ref, hub.Options{
+	opts := hub.Options{
 		CacheDir: cacheDir,
 		Progress: stderr,
 		BaseURL:  envconfig.HFEndpoint(),
 		Token:    envconfig.HFToken(),
-	})
+	}
+	if hub.IsRemote(ref) {
+		// Downloads leave through the egress and are recorded, as
+		// non-private egress, in an audit log beside the models.
+		dir, err := hub.CacheDir(cacheDir)
+		if err != nil {
+			return "", err
+		}
+		if opts.HTTPClient, err = egress.HTTPClient(egress.Config{Policy: egress.Download, LogPath: filepath.Join(dir, DownloadAuditLog)}); err != nil {
+			return "", err
+		}
+	}
+	path, err := hub.Resolve(ctx, ref, opts)
 	if errors.Is(err, hub.ErrUnreachable) {
 		return "", fmt.Errorf("%w\nno network? pass a local GGUF file instead, e.g. MODEL=../shared/models/aidreams260K.gguf make demo, or --slm PATH", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cogenesis/cogenesis/collab"
 	"github.com/cogenesis/cogenesis/internal/envconfig"
 	"github.com/cogenesis/cogenesis/internal/serve"
 	"github.com/cogenesis/cogenesis/internal/vault"
@@ -129,17 +128,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer m.Close()
+	grant := privateGrant(*allowPriv)
 	s := &serve.Server{
-		Store: store, SLM: m, AuditPath: ap, Token: *token, AllowOrigins: origins, AllowPrivateEgress: *allowPriv,
+		Store: store, SLM: m, AuditPath: ap, Token: *token, AllowOrigins: origins, Private: grant,
 		MaxTokens: *maxTokens, CloudMaxTokens: *cloudMax, MaxQueue: *queue,
 		Logger: slog.Default().With("component", "serve"), Created: time.Now(),
 	}
 	if *llmURL != "" {
-		// The run's guard (the user of each request) checks every request;
-		// without one nothing leaves.
-		cloud, closeCloud, err := dialCloud(ctx, collab.CloudConfig{
+		// Each request's run brings its user's guard, which checks every
+		// cloud request; the client has no guard of its own, so a request
+		// without a run's guard is not sent.
+		cloud, closeCloud, err := dialCloud(ctx, cloudConfig{
 			Target: *llmURL, Kind: openaiapi.Kind(*llmKind), Model: *llmModel, Threads: ef.threads,
-			Detokenize: m.Detokenize, AllowPrivateEgress: *allowPriv,
+			Detokenize: m.Detokenize, Private: grant,
 		}, ap, ef.cacheDir, stderr)
 		if err != nil {
 			return err

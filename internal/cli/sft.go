@@ -74,7 +74,7 @@ func runDataSFT(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	var cloud *collab.Cloud
 	if *withSketch && done < hi-lo {
-		c, closeCloud, err := dialCloud(ctx, collab.CloudConfig{Target: *llmRef, Kind: openaiapi.Kind(*llmKind), Model: *llmModel}, *auditPath, *cacheDir, stderr)
+		c, closeCloud, err := dialCloud(ctx, cloudConfig{Target: *llmRef, Kind: openaiapi.Kind(*llmKind), Model: *llmModel}, *auditPath, *cacheDir, stderr)
 		if err != nil {
 			return err
 		}

@@ -11,10 +11,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cogenesis/cogenesis/collab"
 	"github.com/cogenesis/cogenesis/internal/audit"
+	"github.com/cogenesis/cogenesis/internal/egress"
+	"github.com/cogenesis/cogenesis/internal/localcloud"
 	"github.com/cogenesis/cogenesis/internal/synth"
 	"github.com/cogenesis/cogenesis/openaiapi"
+	"github.com/cogenesis/cogenesis/privacy"
 )
 
 const synthUsage = `usage: cogen synth --llm URL|local:PATH --out FILE --portraits N --users-per-portrait M --tasks-per-user K
@@ -75,31 +77,36 @@ func runSynth(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		*auditPath = *out + ".audit.jsonl"
 	}
 
-	url, kind, model, key := *llmTarget, openaiapi.Kind(*llmKind), *llmModel, ""
-	if p, ok := strings.CutPrefix(url, "local:"); ok {
+	target := *llmTarget
+	if p, ok := strings.CutPrefix(target, "local:"); ok {
 		rp, err := resolveModel(ctx, p, *cacheDir, stderr)
 		if err != nil {
 			return err
 		}
-		lc, err := collab.StartLocalCloud(rp, 0, *threads, slog.Default().With("component", "cloud"))
-		if err != nil {
-			return err
-		}
-		defer lc.Close()
-		url, kind, model, key = lc.URL, openaiapi.KindVLLM, "local", lc.Key
+		target = "local:" + rp
 	}
+	logger := slog.Default().With("component", "cloud")
+	api, lc, err := localcloud.Target(target, openaiapi.Config{Kind: openaiapi.Kind(*llmKind), Model: *llmModel, Timeout: 5 * time.Minute, Logger: logger},
+		localcloud.Options{Threads: *threads, Logger: logger})
+	if err != nil {
+		return err
+	}
+	if lc != nil {
+		defer lc.Close()
+	}
+	model := api.Model
 	log, err := audit.Open(*auditPath)
 	if err != nil {
 		return err
 	}
 	defer log.Close()
-	// The data is synthetic, so there is no vault to guard; every request
-	// is still recorded, and tagged with its job id.
-	client, err := openaiapi.New(openaiapi.Config{
-		BaseURL: url, Kind: kind, Model: model, APIKey: key, Timeout: 5 * time.Minute,
-		HTTPClient: &http.Client{Transport: &synth.Transport{Base: &audit.Transport{Base: http.DefaultTransport, Log: log}}},
-		Logger:     slog.Default().With("component", "cloud"),
-	})
+	// The data is synthetic: there is no vault, and the guard's generic
+	// detectors check every request under the synthetic policy (what they
+	// find is recorded, and sent). Each request is tagged with its job id.
+	client, err := egress.Dial(egress.Config{
+		Policy: egress.Synthetic, Log: log, Guard: privacy.NewGuard(nil),
+		Outer: func(rt http.RoundTripper) http.RoundTripper { return &synth.Transport{Base: rt} },
+	}, api)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,12 +19,15 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cogenesis/cogenesis/internal/audit"
 	"github.com/cogenesis/cogenesis/internal/cloud"
+	"github.com/cogenesis/cogenesis/internal/egress"
 	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
 	"github.com/cogenesis/cogenesis/internal/sample"
 	"github.com/cogenesis/cogenesis/llm"
 	"github.com/cogenesis/cogenesis/openaiapi"
+	"github.com/cogenesis/cogenesis/privacy"
 )
 
 type fixture struct {
@@ -46,7 +50,14 @@ func start(t *testing.T, parallel int) *fixture {
 
 func (f *fixture) client(t *testing.T, kind openaiapi.Kind) *openaiapi.Client {
 	t.Helper()
-	c, err := openaiapi.New(openaiapi.Config{BaseURL: f.srv.URL + "/v1", Kind: kind, Model: "tiny", MaxRetries: -1, Timeout: time.Minute})
+	// Through the egress, as every client of a cloud is built.
+	log, err := audit.Open(filepath.Join(t.TempDir(), "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	c, err := egress.Dial(egress.Config{Policy: egress.User, Log: log, Guard: privacy.NewGuard(nil)},
+		openaiapi.Config{BaseURL: f.srv.URL + "/v1", Kind: kind, Model: "tiny", MaxRetries: -1, Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,10 +8,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/cogenesis/cogenesis/internal/regfile"
+	"github.com/cogenesis/cogenesis/privacy"
 )
 
-// Kind names a dataset format.
-type Kind string
+// Kind names a dataset format: the task kind of its records.
+type Kind = privacy.TaskKind
 
 // The dataset kinds.
 // MaxFileBytes bounds a dataset file that is read whole (the paper's
@@ -20,11 +21,11 @@ const MaxFileBytes = 1 << 30
 
 const (
 	// KindContext is the paper's context-aware instruction format.
-	KindContext Kind = "context"
+	KindContext = privacy.KindContext
 	// KindPaper is LaMP's citation-network abstracts as the paper processed them.
-	KindPaper Kind = "paper"
+	KindPaper = privacy.KindPaper
 	// KindEmail is LaMP's Avocado emails as the paper processed them.
-	KindEmail Kind = "email"
+	KindEmail = privacy.KindEmail
 )
 
 // ParseKind parses "context", "paper" or "email"; the empty string means

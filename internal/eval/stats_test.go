@@ -190,10 +190,10 @@ func TestAggregate(t *testing.T) {
 	if rep.Judge.Unrated != 5+1 || rep.Usage[1].CloudCalls != 4 {
 		t.Errorf("judge unrated %d (want 6: 5 ratings, 1 verdict), system cloud calls %d (want 4)", rep.Judge.Unrated, rep.Usage[1].CloudCalls)
 	}
-	if md := rep.table1Markdown(); !strings.Contains(md, "| m + sys | **7.50 ± 2.12** ↑1.00 (1 unrated) |") {
+	if md := rep.table1().Markdown(); !strings.Contains(md, "| m + sys | **7.50 ± 2.12** ↑1.00 (1 unrated) |") {
 		t.Errorf("table 1:\n%s", md)
 	}
-	if md := rep.table3Markdown(); !strings.Contains(md, "| d | m + sys | 33/33/33 (1 unrated) | 0.00 ± 0.00 | 0.00 ± 0.00 |") {
+	if md := rep.table3().Markdown(); !strings.Contains(md, "| d | m + sys | 33/33/33 (1 unrated) | 0.00 ± 0.00 | 0.00 ± 0.00 |") {
 		t.Errorf("table 3:\n%s", md)
 	}
 }
@@ -246,7 +246,7 @@ func TestJudgeRetries(t *testing.T) {
 				})
 			}))
 			defer srv.Close()
-			c, err := openaiapi.New(openaiapi.Config{BaseURL: srv.URL + "/v1", Kind: openaiapi.Kind(tt.kind), Model: "j", MaxRetries: -1, Timeout: time.Minute})
+			c, err := openaiapi.New(openaiapi.Config{BaseURL: srv.URL + "/v1", Kind: openaiapi.Kind(tt.kind), Model: "j", MaxRetries: -1, Timeout: time.Minute, HTTPClient: srv.Client()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -46,9 +46,6 @@ func newDownload(r Ref, final string, opts Options) *download {
 		base = DefaultBaseURL
 	}
 	client := opts.HTTPClient
-	if client == nil {
-		client = defaultClient()
-	}
 	stall := opts.StallTimeout
 	if stall <= 0 {
 		stall = DefaultStallTimeout
@@ -63,16 +60,6 @@ func newDownload(r Ref, final string, opts Options) *download {
 		token:    opts.Token,
 		stall:    stall,
 	}
-}
-
-// defaultClient returns a client that fails fast when the network is down
-// but lets a long download run.
-func defaultClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = 10 * time.Second
-	t.ResponseHeaderTimeout = 30 * time.Second
-	return &http.Client{Transport: t}
 }
 
 // retryError marks a failure after which the transfer can be resumed.

@@ -81,8 +81,10 @@ type Options struct {
 	// BaseURL is the hub endpoint. Files are fetched from
 	// BASE/OWNER/REPO/resolve/REVISION/FILE. Empty means [DefaultBaseURL].
 	BaseURL string
-	// HTTPClient sends the requests. Nil means a client with a 5 s dial
-	// timeout and no overall timeout (downloads can be long).
+	// HTTPClient sends the requests; a download needs one. cogenesis
+	// builds it with internal/egress (policy download), which records
+	// every request in an audit log; it should fail fast when the network
+	// is down and have no overall timeout (downloads can be long).
 	HTTPClient *http.Client
 	// Progress receives the progress bar, usually os.Stderr. Nil means no
 	// output.
@@ -200,6 +202,19 @@ func (r Ref) cachePath(dir string) string {
 	return filepath.Join(dir, r.Owner, r.Repo, url.PathEscape(r.Revision), filepath.FromSlash(r.File))
 }
 
+// CacheDir returns the model cache directory: dir, or when empty
+// os.UserCacheDir()/cogenesis/models.
+func CacheDir(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("find cache directory: %w", err)
+	}
+	return filepath.Join(base, "cogenesis", "models"), nil
+}
+
 // Resolve returns the local path of the model named by ref. A local path is
 // returned as given after checking that it is a file. An hf:// reference is
 // downloaded into the cache unless it is already there; a cache hit makes no
@@ -213,13 +228,9 @@ func Resolve(ctx context.Context, ref string, opts Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir := opts.CacheDir
-	if dir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("resolve %s: find cache directory: %w", r, err)
-		}
-		dir = filepath.Join(base, "cogenesis", "models")
+	dir, err := CacheDir(opts.CacheDir)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", r, err)
 	}
 	final := r.cachePath(dir)
 	if ok, err := isFile(final); err != nil {
@@ -242,6 +253,9 @@ func Resolve(ctx context.Context, ref string, opts Options) (string, error) {
 		return "", fmt.Errorf("resolve %s: %w", r, err)
 	} else if ok {
 		return final, nil
+	}
+	if opts.HTTPClient == nil {
+		return "", fmt.Errorf("download %s: no HTTP client (downloads go through internal/egress, which records them)", r)
 	}
 	d := newDownload(r, final, opts)
 	if err := d.run(ctx); err != nil {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cogenesis/cogenesis/internal/audit"
+	"github.com/cogenesis/cogenesis/internal/egress"
 	"github.com/cogenesis/cogenesis/internal/hub"
 )
 
@@ -216,7 +218,7 @@ func TestResolveDownload(t *testing.T) {
 			defer srv.Close()
 			cache := t.TempDir()
 			var out bytes.Buffer
-			got, err := hub.Resolve(t.Context(), tt.ref, hub.Options{
+			got, err := resolve(t, tt.ref, hub.Options{
 				CacheDir: cache, BaseURL: srv.URL, Token: tt.token, Progress: &out,
 			})
 			if err != nil {
@@ -333,7 +335,7 @@ func TestResolveResume(t *testing.T) {
 					t.Fatalf("seed partial: %v", err)
 				}
 			}
-			got, err := hub.Resolve(t.Context(), "hf://o/r/m.gguf", hub.Options{
+			got, err := resolve(t, "hf://o/r/m.gguf", hub.Options{
 				CacheDir: cache, BaseURL: srv.URL, StallTimeout: tt.timeout,
 			})
 			if diff := cmp.Diff(tt.want, tt.hub.requests()); diff != "" {
@@ -415,7 +417,7 @@ func TestResolveErrors(t *testing.T) {
 			defer srv.Close()
 			cache := t.TempDir()
 			const token = "hf_secret_token_value"
-			path, err := hub.Resolve(t.Context(), tt.ref, hub.Options{CacheDir: cache, BaseURL: srv.URL, Token: token})
+			path, err := resolve(t, tt.ref, hub.Options{CacheDir: cache, BaseURL: srv.URL, Token: token})
 			if err == nil {
 				t.Fatalf("Resolve = %q, want an error", path)
 			}
@@ -458,7 +460,7 @@ func TestResolveCacheHit(t *testing.T) {
 	if err := os.WriteFile(final, []byte("GGUF"), 0o644); err != nil {
 		t.Fatalf("seed cache: %v", err)
 	}
-	got, err := hub.Resolve(t.Context(), "hf://o/r/m.gguf", hub.Options{CacheDir: cache, BaseURL: srv.URL})
+	got, err := resolve(t, "hf://o/r/m.gguf", hub.Options{CacheDir: cache, BaseURL: srv.URL})
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
@@ -476,7 +478,7 @@ func TestResolveUnreachable(t *testing.T) {
 	ln.Close() // nothing listens there now: connections are refused
 
 	start := time.Now()
-	_, err = hub.Resolve(t.Context(), "hf://Qwen/Qwen2.5-0.5B-Instruct-GGUF/q.gguf", hub.Options{
+	_, err = resolve(t, "hf://Qwen/Qwen2.5-0.5B-Instruct-GGUF/q.gguf", hub.Options{
 		CacheDir: t.TempDir(), BaseURL: "http://" + addr,
 	})
 	elapsed := time.Since(start)
@@ -522,7 +524,7 @@ func TestResolveConcurrentDownloadsOnce(t *testing.T) {
 	}
 	first := make(chan result, 1)
 	go func() {
-		p, err := hub.Resolve(t.Context(), "hf://o/r/m.gguf", hub.Options{CacheDir: cache, BaseURL: srv.URL})
+		p, err := resolve(t, "hf://o/r/m.gguf", hub.Options{CacheDir: cache, BaseURL: srv.URL})
 		first <- result{p, err}
 	}()
 	// The first call holds the lock while its request is blocked. Wait
@@ -534,7 +536,7 @@ func TestResolveConcurrentDownloadsOnce(t *testing.T) {
 		// Start only once the first call owns the lock: its request
 		// reaching the server proves it.
 		<-h.arrived
-		p, err := hub.Resolve(t.Context(), "hf://o/r/m.gguf", hub.Options{CacheDir: cache, BaseURL: srv.URL, Progress: waiting})
+		p, err := resolve(t, "hf://o/r/m.gguf", hub.Options{CacheDir: cache, BaseURL: srv.URL, Progress: waiting})
 		second <- result{p, err}
 	}()
 	<-waiting.seen
@@ -573,7 +575,7 @@ func TestResolveLocal(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := hub.Resolve(t.Context(), tt.ref, hub.Options{CacheDir: t.TempDir(), BaseURL: "http://127.0.0.1:1"})
+			got, err := resolve(t, tt.ref, hub.Options{CacheDir: t.TempDir(), BaseURL: "http://127.0.0.1:1"})
 			if tt.wantIs == nil && tt.wantMsg == "" {
 				if err != nil {
 					t.Fatalf("Resolve: %v", err)
@@ -651,4 +653,26 @@ func TestParseRef(t *testing.T) {
 			}
 		})
 	}
+}
+
+// resolve is hub.Resolve with a download client from internal/egress that
+// records every request in an audit log in the test's directory; it checks
+// that the requests were recorded under the download policy.
+func resolve(t *testing.T, ref string, opts hub.Options) (string, error) {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), "downloads.audit.jsonl")
+	hc, err := egress.HTTPClient(egress.Config{Policy: egress.Download, LogPath: logPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.HTTPClient = hc
+	path, err := hub.Resolve(t.Context(), ref, opts)
+	if recs, rerr := audit.Read(logPath); rerr == nil {
+		for _, r := range recs {
+			if r.Policy != string(egress.Download) || r.Bytes != 0 {
+				t.Errorf("download recorded with policy %q and %d body bytes", r.Policy, r.Bytes)
+			}
+		}
+	}
+	return path, err
 }

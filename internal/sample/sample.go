@@ -93,7 +93,9 @@ func New(p Params) *Sampler {
 // same reproducible stream.
 func (s *Sampler) Float64() float64 { return s.rng.Float64() }
 
-// Sample picks a token from logits, one entry per vocabulary token.
+// Sample picks a token from logits, one entry per vocabulary token, with
+// the pipeline that [Params.Shape] applies to probabilities: temperature,
+// then top-k, then min-p, then top-p.
 func (s *Sampler) Sample(logits []float32) int32 {
 	if s.p.Greedy() || len(logits) == 1 {
 		return Argmax(logits)
@@ -102,40 +104,11 @@ func (s *Sampler) Sample(logits []float32) int32 {
 	maxl := float64(logits[Argmax(logits)]) * invT
 	c := s.cand[:0]
 	for i, l := range logits {
-		x := float64(l)*invT - maxl
-		if x >= -cutoff {
+		if x := float64(l)*invT - maxl; x >= -cutoff {
 			c = append(c, cand{tok: int32(i), p: x})
 		}
 	}
-	if k := s.p.TopK; k > 0 && k < len(c) {
-		// Partial selection: the k largest to the front, in any order.
-		selectTop(c, k)
-		c = c[:k]
-	}
-	var total float64
-	for i := range c {
-		c[i].p = math.Exp(c[i].p)
-		total += c[i].p
-	}
-	if mp := s.p.MinP; mp > 0 {
-		// The best candidate has weight exp(0) = 1.
-		keep := c[:0]
-		for _, x := range c {
-			if x.p >= mp {
-				keep = append(keep, x)
-			}
-		}
-		c = keep
-		total = 0
-		for _, x := range c {
-			total += x.p
-		}
-	}
-	if tp := s.p.TopP; tp > 0 && tp < 1 {
-		n, acc := nucleus(c, tp*total)
-		c = c[:n]
-		total = acc
-	}
+	c, total := s.p.filter(c)
 	s.cand = c
 	u := s.rng.Float64() * total
 	for _, x := range c {
@@ -145,6 +118,80 @@ func (s *Sampler) Sample(logits []float32) int32 {
 		}
 	}
 	return c[len(c)-1].tok
+}
+
+// filter is the sampling pipeline after temperature. c holds the
+// candidates with their temperature-scaled log-weights relative to the
+// best (the best is 0); filter keeps the top-k, exponentiates, drops those
+// below min-p times the best and keeps the top-p nucleus. It returns the
+// kept candidates with their (unnormalised) weights, and the weights' sum.
+func (p Params) filter(c []cand) ([]cand, float64) {
+	if k := p.TopK; k > 0 && k < len(c) {
+		// Partial selection: the k largest to the front, in any order.
+		selectTop(c, k)
+		c = c[:k]
+	}
+	var total float64
+	for i := range c {
+		c[i].p = math.Exp(c[i].p)
+		total += c[i].p
+	}
+	if mp := p.MinP; mp > 0 {
+		// The best candidate has weight exp(0) = 1.
+		keep := c[:0]
+		total = 0
+		for _, x := range c {
+			if x.p >= mp {
+				keep = append(keep, x)
+				total += x.p
+			}
+		}
+		c = keep
+	}
+	if tp := p.TopP; tp > 0 && tp < 1 {
+		n, acc := nucleus(c, tp*total)
+		c = c[:n]
+		total = acc
+	}
+	return c, total
+}
+
+// Shape turns the probability distribution dist into the distribution that
+// sampling with p draws from, in place: greedy leaves a one-hot on the
+// argmax (ties to the lowest token, as [Argmax]); otherwise temperature,
+// top-k, min-p and top-p are applied as [Sampler.Sample] applies them to
+// logits, and the result is normalised. It is how fused distributions
+// (which have no logits) are sampled, so that the engine and fusion share
+// one sampling pipeline, and so that speculative acceptance tests see the
+// distribution that sampling uses. dist must have positive mass.
+func (p Params) Shape(dist []float64) {
+	best := 0
+	for i, x := range dist {
+		if x > dist[best] {
+			best = i
+		}
+	}
+	if p.Greedy() || len(dist) == 1 {
+		clear(dist)
+		dist[best] = 1
+		return
+	}
+	invT := 1 / p.Temperature
+	maxl := math.Log(dist[best]) * invT
+	c := make([]cand, 0, len(dist))
+	for i, x := range dist {
+		if x <= 0 {
+			continue
+		}
+		if l := math.Log(x)*invT - maxl; l >= -cutoff {
+			c = append(c, cand{tok: int32(i), p: l})
+		}
+	}
+	c, total := p.filter(c)
+	clear(dist)
+	for _, x := range c {
+		dist[x.tok] = x.p / total
+	}
 }
 
 // nucleus reorders c so that c[:n] is the smallest set of highest-weight

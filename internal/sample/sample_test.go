@@ -156,15 +156,17 @@ func chiSquare(counts []int, p []float64, n int) (stat float64, dof int) {
 	return stat, dof - 1
 }
 
-func TestSampleFrequencies(t *testing.T) {
-	r := rand.New(rand.NewPCG(9, 10))
-	logits := randomLogits(r, 30, 1.5)
-	tests := []struct {
-		name   string
-		params Params
-		// keep returns the reference distribution after filtering.
-		want func() []float64
-	}{
+// referenceCase is a sampling setting with its distribution computed
+// independently of the package's pipeline (by sorting and filtering).
+type referenceCase struct {
+	name   string
+	params Params
+	// want returns the reference distribution after filtering.
+	want func() []float64
+}
+
+func referenceCases(logits []float32) []referenceCase {
+	return []referenceCase{
 		{"temperature 1", Params{Temperature: 1, Seed: 1}, func() []float64 { return softmax(logits, 1) }},
 		{"temperature 0.5", Params{Temperature: 0.5, Seed: 2}, func() []float64 { return softmax(logits, 0.5) }},
 		{"top-k 5", Params{Temperature: 1, TopK: 5, Seed: 3}, func() []float64 {
@@ -183,16 +185,7 @@ func TestSampleFrequencies(t *testing.T) {
 		}},
 		{"top-p 0.6", Params{Temperature: 1, TopP: 0.6, Seed: 4}, func() []float64 {
 			p := softmax(logits, 1)
-			idx := make([]int, len(p))
-			for i := range idx {
-				idx[i] = i
-			}
-			slices.SortFunc(idx, func(a, b int) int {
-				if p[a] > p[b] {
-					return -1
-				}
-				return 1
-			})
+			idx := byProbability(p)
 			q := make([]float64, len(p))
 			var acc float64
 			for _, i := range idx {
@@ -223,9 +216,42 @@ func TestSampleFrequencies(t *testing.T) {
 			}
 			return q
 		}},
+		{"temperature 0.7, top-k 8, min-p 0.05, top-p 0.9", Params{Temperature: 0.7, TopK: 8, MinP: 0.05, TopP: 0.9, Seed: 6}, func() []float64 {
+			// In the engine's order: temperature, top-k, min-p, top-p.
+			p := softmax(logits, 0.7)
+			idx := byProbability(p)
+			idx = idx[:8]
+			best := p[idx[0]]
+			var kept []int
+			var s float64
+			for _, i := range idx {
+				if p[i] >= 0.05*best {
+					kept = append(kept, i)
+					s += p[i]
+				}
+			}
+			q := make([]float64, len(p))
+			var acc float64
+			for _, i := range kept {
+				q[i] = p[i]
+				acc += p[i]
+				if acc >= 0.9*s {
+					break
+				}
+			}
+			for i := range q {
+				q[i] /= acc
+			}
+			return q
+		}},
 	}
+}
+
+func TestSampleFrequencies(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	logits := randomLogits(r, 30, 1.5)
 	const n = 40000
-	for _, tt := range tests {
+	for _, tt := range referenceCases(logits) {
 		t.Run(tt.name, func(t *testing.T) {
 			want := tt.want()
 			s := New(tt.params)
@@ -335,4 +361,48 @@ func TestNucleusMatchesSort(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestShapeMatchesReference checks Shape, which fusion samples with,
+// against the independently computed distributions that Sample's
+// frequencies are checked against: the engine and fusion draw from the
+// same distribution for every setting.
+func TestShapeMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for trial := range 20 {
+		logits := randomLogits(r, 30, 1.5)
+		for _, tt := range referenceCases(logits) {
+			p := softmax(logits, 1)
+			tt.params.Shape(p)
+			want := tt.want()
+			for i := range p {
+				if math.Abs(p[i]-want[i]) > 1e-12 {
+					t.Fatalf("trial %d, %s: token %d: Shape gives %.15g, reference %.15g", trial, tt.name, i, p[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+func TestShapeGreedyIsOneHotOnArgmax(t *testing.T) {
+	p := []float64{0.2, 0.4, 0.4}
+	Params{}.Shape(p)
+	if p[0] != 0 || p[1] != 1 || p[2] != 0 {
+		t.Fatalf("greedy Shape = %v, want one-hot on token 1 (ties to the lowest)", p)
+	}
+}
+
+// byProbability returns the indices of p, most probable first.
+func byProbability(p []float64) []int {
+	idx := make([]int, len(p))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		if p[a] > p[b] {
+			return -1
+		}
+		return 1
+	})
+	return idx
 }

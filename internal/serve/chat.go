@@ -28,7 +28,7 @@ func (s *Server) strategies() []collab.Strategy {
 		case st == collab.SLM:
 		case s.Cloud == nil:
 			continue
-		case st == collab.LLMContext && !s.AllowPrivateEgress:
+		case st == collab.LLMContext && s.Private == nil:
 			continue
 		}
 		out = append(out, st)
@@ -67,6 +67,9 @@ type Extension struct {
 	Request  string `json:"request,omitempty"`
 	User     string `json:"user,omitempty"`
 	Strategy string `json:"strategy,omitempty"`
+	// Ran names what ran in the strategy's place when it could not run
+	// against this cloud ("speculative→logits"); in the last chunk.
+	Ran string `json:"ran,omitempty"`
 	// W is the small model's weight for this chunk's text (streaming);
 	// Consulted whether the cloud contributed to it.
 	W         *float64 `json:"w,omitempty"`
@@ -157,7 +160,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		log.Info("chat failed", "err", err, "duration", time.Since(start))
 		return
 	}
-	log.Info("chat", "task_len", len(job.task), "tokens", res.Usage.CompletionTokens, "cloud_calls", res.CloudCalls,
+	log.Info("chat", "ran", res.Label(), "task_len", len(job.task), "tokens", res.Usage.CompletionTokens, "cloud_calls", res.CloudCalls,
 		"redactions", res.Redactions, "stream", req.Stream, "duration", time.Since(start))
 }
 
@@ -297,11 +300,19 @@ func (s *Server) complete(ctx context.Context, w http.ResponseWriter, job *chatJ
 			Usage: &usage,
 		},
 		Cogen: &Extension{
-			Request: job.id, User: job.user.ID, Strategy: string(job.strategy),
+			Request: job.id, User: job.user.ID, Strategy: string(job.strategy), Ran: ran(res),
 			Redactions: &res.Redactions, CloudCalls: &res.CloudCalls, Pieces: pieces,
 		},
 	})
 	return res, nil
+}
+
+// ran is the label of what ran in res.Strategy's place, or "".
+func ran(res collab.Result) string {
+	if res.Fallback == "" {
+		return ""
+	}
+	return res.Label()
 }
 
 func (s *Server) stream(ctx context.Context, w http.ResponseWriter, job *chatJob, runner *collab.Runner, task collab.Task) (collab.Result, error) {
@@ -338,7 +349,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, job *chatJob
 		return res, err
 	}
 	if err := ev.Send(chunk(openaiapi.ChatDelta{}, finishReason(res, job.opts), &Extension{
-		Request: job.id, Redactions: &res.Redactions, CloudCalls: &res.CloudCalls,
+		Request: job.id, Redactions: &res.Redactions, CloudCalls: &res.CloudCalls, Ran: ran(res),
 	})); err != nil {
 		return res, err
 	}

@@ -62,6 +62,7 @@ import (
 	"time"
 
 	"github.com/cogenesis/cogenesis/collab"
+	"github.com/cogenesis/cogenesis/internal/egress"
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
 	"github.com/cogenesis/cogenesis/internal/httpapi"
 	"github.com/cogenesis/cogenesis/internal/vault"
@@ -109,9 +110,11 @@ type Server struct {
 	// gateway's own whose web pages may call the API (see [ValidOrigin]);
 	// they get CORS headers. Pages of every other origin are refused.
 	AllowOrigins []string
-	// AllowPrivateEgress offers cogen-llm-context, the baseline that
-	// sends the private context to the cloud.
-	AllowPrivateEgress bool
+	// Private is the grant of --allow-private-egress: it offers
+	// cogen-llm-context, the baseline that sends the private context to
+	// the cloud (the cloud's egress client holds the same grant). Nil for
+	// none.
+	Private *egress.Grant
 	// MaxRequestBytes bounds request bodies (default
 	// DefaultMaxRequestBytes).
 	MaxRequestBytes int64
@@ -154,7 +157,7 @@ func (s *Server) runner(u *vault.User) *collab.Runner {
 		s.runners = map[string]cachedRunner{}
 	}
 	r := &collab.Runner{
-		SLM: s.SLM, Cloud: s.Cloud, Guard: privacy.NewGuard(u.Vault()), AllowPrivateEgress: s.AllowPrivateEgress,
+		SLM: s.SLM, Cloud: s.Cloud, Guard: privacy.NewGuard(u.Vault()), Private: s.Private,
 		Logger: s.logger().With(keyUser, u.ID),
 	}
 	s.runners[u.ID] = cachedRunner{updated: u.Updated, runner: r}

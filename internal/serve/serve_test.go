@@ -22,8 +22,10 @@ import (
 
 	"github.com/cogenesis/cogenesis/collab"
 	"github.com/cogenesis/cogenesis/internal/audit"
+	"github.com/cogenesis/cogenesis/internal/egress"
 	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
+	"github.com/cogenesis/cogenesis/internal/localcloud"
 	"github.com/cogenesis/cogenesis/internal/serve"
 	"github.com/cogenesis/cogenesis/internal/vault"
 	"github.com/cogenesis/cogenesis/openaiapi"
@@ -39,7 +41,8 @@ import (
 type env struct {
 	slm   *llamacpp.Model
 	cloud *collab.Cloud
-	local *collab.LocalCloud
+	local *localcloud.Cloud
+	grant *egress.Grant
 	log   *audit.Log
 	audit string
 	store *vault.Store
@@ -130,10 +133,22 @@ func newEnv(model string, data []byte) *env {
 	e.log.NoSync = true
 	// The choke point lets llm-context's private requests through (as
 	// "private"); each gateway decides whether it offers llm-context.
-	e.cloud, e.local, e.err = collab.DialCloud(collab.CloudConfig{
-		Target: "local:" + model, Threads: 1, Audit: e.log, Detokenize: e.slm.Detokenize, AllowPrivateEgress: true,
-	})
+	var api openaiapi.Config
+	if api, e.local, e.err = localcloud.Target("local:"+model, openaiapi.Config{}, localcloud.Options{Threads: 1}); e.err != nil {
+		return e
+	}
+	e.grant = egress.AllowPrivate("--allow-private-egress")
+	c, err := egress.Dial(egress.Config{Policy: egress.User, Log: e.log, Detokenize: e.slm.Detokenize, Private: e.grant}, api)
+	e.cloud, e.err = collab.NewCloud(c), err
 	return e
+}
+
+// grantIf returns the environment's grant when allow is set.
+func (e *env) grantIf(allow bool) *egress.Grant {
+	if !allow {
+		return nil
+	}
+	return e.grant
 }
 
 // fixture is a gateway on loopback over the shared environment.
@@ -174,7 +189,7 @@ func start(t testing.TB, o options) *fixture {
 	f := &fixture{env: sharedEnv(t)}
 	f.s = &serve.Server{
 		Store: f.store, SLM: f.slm, Cloud: f.cloud, AuditPath: f.audit, Token: o.token,
-		AllowPrivateEgress: o.allowPriv, MaxTokens: 64, CloudMaxTokens: 12, MaxQueue: o.queue, AllowOrigins: o.allowOrigins,
+		Private: f.grantIf(o.allowPriv), MaxTokens: 64, CloudMaxTokens: 12, MaxQueue: o.queue, AllowOrigins: o.allowOrigins,
 		Logger: slog.New(slog.NewTextHandler(&f.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	f.srv = httptest.NewServer(f.s.Handler())

@@ -121,7 +121,8 @@ func withJob(ctx context.Context, id string, attempt int) context.Context {
 	return context.WithValue(ctx, jobKey{}, fmt.Sprintf("%s#%d", id, attempt))
 }
 
-// Transport sets [JobHeader] on requests made by a run.
+// Transport sets [JobHeader] on requests made by a run, then passes them
+// to Base (the egress choke point; required).
 type Transport struct {
 	Base http.RoundTripper
 }
@@ -132,7 +133,10 @@ var _ http.RoundTripper = (*Transport)(nil)
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	base := t.Base
 	if base == nil {
-		base = http.DefaultTransport
+		if req.Body != nil {
+			_ = req.Body.Close() // not sent
+		}
+		return nil, errors.New("synth: no base transport (it wraps the egress choke point)")
 	}
 	id, _ := req.Context().Value(jobKey{}).(string)
 	if id == "" {

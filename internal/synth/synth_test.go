@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cogenesis/cogenesis/internal/audit"
+	"github.com/cogenesis/cogenesis/internal/egress"
 	"github.com/cogenesis/cogenesis/llm"
 	"github.com/cogenesis/cogenesis/openaiapi"
 	"github.com/cogenesis/cogenesis/privacy"
@@ -108,8 +110,17 @@ func startFake(t *testing.T, f *fakeCloud) *openaiapi.Client {
 	f.calls = map[string]int{}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	c, err := openaiapi.New(openaiapi.Config{BaseURL: srv.URL + "/v1", Kind: openaiapi.KindVLLM,
-		HTTPClient: &http.Client{Transport: &Transport{}}, MaxRetries: -1})
+	log, err := audit.Open(filepath.Join(t.TempDir(), "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	// Through the egress, as cogen synth sends: the generic guard, the
+	// audit log, the job header outside them.
+	c, err := egress.Dial(egress.Config{
+		Policy: egress.Synthetic, Log: log, Guard: privacy.NewGuard(nil),
+		Outer: func(rt http.RoundTripper) http.RoundTripper { return &Transport{Base: rt} },
+	}, openaiapi.Config{BaseURL: srv.URL + "/v1", Kind: openaiapi.KindVLLM, MaxRetries: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +361,7 @@ func TestTransportSetsJobHeader(t *testing.T) {
 	var got string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Get(JobHeader) }))
 	defer srv.Close()
-	hc := &http.Client{Transport: &Transport{}}
+	hc := &http.Client{Transport: &Transport{Base: http.DefaultTransport}}
 	req, err := http.NewRequestWithContext(withJob(t.Context(), "text/1/2/3", 2), http.MethodGet, srv.URL, nil)
 	if err != nil {
 		t.Fatal(err)

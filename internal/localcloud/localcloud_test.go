@@ -1,21 +1,26 @@
 //go:build cgo
 
-package collab_test
+package localcloud_test
 
 import (
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"testing"
 
-	"github.com/cogenesis/cogenesis/collab"
+	"github.com/cogenesis/cogenesis/internal/audit"
+	"github.com/cogenesis/cogenesis/internal/egress"
 	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
+	"github.com/cogenesis/cogenesis/internal/localcloud"
+	"github.com/cogenesis/cogenesis/openaiapi"
+	"github.com/cogenesis/cogenesis/privacy"
 )
 
 // The in-process cloud answers only its own process: another process on
 // the machine that finds its loopback port gets a 401, not the model (a
 // crafted request there could otherwise use or crash it).
 func TestLocalCloudNeedsItsKey(t *testing.T) {
-	lc, err := collab.StartLocalCloud(enginetest.SharedModel(t), 0, 1, slog.New(slog.DiscardHandler))
+	lc, err := localcloud.Start(enginetest.SharedModel(t), localcloud.Options{Threads: 1, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,13 +53,23 @@ func TestLocalCloudNeedsItsKey(t *testing.T) {
 		t.Errorf("the key: status %d, want 200", got)
 	}
 
-	// DialCloud's client carries the key.
-	c, local, err := collab.DialCloud(collab.CloudConfig{Target: "local:" + enginetest.SharedModel(t), Threads: 1, Logger: slog.New(slog.DiscardHandler)})
+	// A client for the target "local:PATH", built by the egress, carries
+	// the key.
+	api, local, err := localcloud.Target("local:"+enginetest.SharedModel(t), openaiapi.Config{}, localcloud.Options{Threads: 1, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = local.Close() })
-	if _, err := c.Client().Models(t.Context()); err != nil {
-		t.Errorf("models through DialCloud: %v", err)
+	log, err := audit.Open(filepath.Join(t.TempDir(), "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	c, err := egress.Dial(egress.Config{Policy: egress.User, Log: log, Guard: privacy.NewGuard(nil)}, api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Models(t.Context()); err != nil {
+		t.Errorf("models through the egress: %v", err)
 	}
 }

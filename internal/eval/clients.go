@@ -1,0 +1,167 @@
+package eval
+
+import (
+	"context"
+	"path/filepath"
+	"time"
+
+	"github.com/cogenesis/cogenesis/collab"
+	"github.com/cogenesis/cogenesis/internal/audit"
+	"github.com/cogenesis/cogenesis/internal/egress"
+	"github.com/cogenesis/cogenesis/internal/localcloud"
+	"github.com/cogenesis/cogenesis/openaiapi"
+	"github.com/cogenesis/cogenesis/privacy"
+)
+
+// localCloud returns the in-process cloud serving the model at ref,
+// starting it once; the generation cloud and the judge share it.
+func (r *runner) localCloud(ctx context.Context, ref string) (*localcloud.Cloud, error) {
+	path, err := r.resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if lc, ok := r.locals[path]; ok {
+		return lc, nil
+	}
+	lc, err := localcloud.Start(path, localcloud.Options{Threads: r.cfg.Threads, Logger: r.logger.With("component", "cloud")})
+	if err != nil {
+		return nil, err
+	}
+	r.locals[path] = lc
+	return lc, nil
+}
+
+// closeLocals stops the local clouds started by localCloud.
+func (r *runner) closeLocals() {
+	for _, lc := range r.locals {
+		if err := lc.Close(); err != nil {
+			r.logger.Warn("close local cloud", "err", err)
+		}
+	}
+}
+
+// endpoint is where a target's requests go.
+type endpoint struct {
+	url   string
+	kind  openaiapi.Kind
+	model string
+	key   string // bearer token; empty: the client's environment variable
+}
+
+// endpoint returns the endpoint of a target, starting a local cloud for
+// local:PATH.
+func (r *runner) endpoint(ctx context.Context, target, kind, model string) (endpoint, error) {
+	if p, ok := cutLocal(target); ok {
+		lc, err := r.localCloud(ctx, p)
+		if err != nil {
+			return endpoint{}, err
+		}
+		return endpoint{lc.URL, openaiapi.KindVLLM, "local", lc.Key}, nil
+	}
+	return endpoint{target, openaiapi.Kind(kind), model, ""}, nil
+}
+
+// cloudPool dials the generation cloud once per strategy entry, each
+// behind its own audit log (OUT/audit/NAME.jsonl). It is not safe for
+// concurrent use; close closes the audit logs.
+type cloudPool struct {
+	r       *runner
+	detok   func(ids []int32) string
+	clouds  map[int]*collab.Cloud // by strategy
+	closers []func()
+}
+
+// newCloudPool returns an empty pool whose clouds turn the small model's
+// tokens into text with detok.
+func (r *runner) newCloudPool(detok func(ids []int32) string) *cloudPool {
+	return &cloudPool{r: r, detok: detok, clouds: map[int]*collab.Cloud{}}
+}
+
+// cloudFor returns the cloud of strategy entry si, dialling it on first
+// use.
+func (p *cloudPool) cloudFor(ctx context.Context, si int) (*collab.Cloud, error) {
+	if cloud := p.clouds[si]; cloud != nil {
+		return cloud, nil
+	}
+	r, s := p.r, p.r.cfg.Strategies[si]
+	ep, err := r.endpoint(ctx, r.cfg.Cloud.Target, r.cfg.Cloud.Kind, r.cfg.Cloud.Model)
+	if err != nil {
+		return nil, err
+	}
+	log, err := audit.Open(filepath.Join(r.cfg.Out, "audit", safeName(s.Name)+".jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	// Each run brings its record's guard; the client has none of its own,
+	// so a request without one is not sent.
+	c, err := egress.Dial(egress.Config{Policy: egress.User, Log: log, Detokenize: p.detok, Private: r.cloudGrant()},
+		openaiapi.Config{BaseURL: ep.url, Kind: ep.kind, Model: ep.model, APIKey: ep.key, Timeout: 5 * time.Minute, Logger: r.logger.With("component", "cloud")})
+	if err != nil {
+		log.Close()
+		return nil, err
+	}
+	p.closers = append(p.closers, func() { log.Close() })
+	p.clouds[si] = collab.NewCloud(c)
+	return p.clouds[si], nil
+}
+
+// close closes the audit logs of the dialled clouds.
+func (p *cloudPool) close() {
+	for _, c := range p.closers {
+		c()
+	}
+}
+
+// cloudGrant is the grant of cloud.allow_private_egress (the llm-context
+// baseline); nil when it is not set.
+func (r *runner) cloudGrant() *egress.Grant {
+	return r.grant(&r.grants.cloud, r.cfg.Cloud.AllowPrivateEgress, "cloud.allow_private_egress")
+}
+
+// judgeGrant is the grant of judge.allow_private, which the judge's
+// prompts need (they hold the outputs, written with private context).
+func (r *runner) judgeGrant() *egress.Grant {
+	return r.grant(&r.grants.judge, r.cfg.Judge.AllowPrivate, "judge.allow_private")
+}
+
+// grant returns *g, made once from the opt-in flag when on is set; nil
+// when it is not.
+func (r *runner) grant(g **egress.Grant, on bool, flag string) *egress.Grant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if on && *g == nil {
+		*g = egress.AllowPrivate(flag)
+	}
+	return *g
+}
+
+// withJudgeGuard returns ctx carrying the guard of the record being
+// judged, and the judge's grant.
+func (r *runner) withJudgeGuard(ctx context.Context, g *privacy.Guard) context.Context {
+	return egress.WithGrant(egress.WithGuard(ctx, g), r.judgeGrant())
+}
+
+// judgeClient dials the judge behind its own audit log: every judge
+// request is checked by the record's guard and recorded; findings are let
+// through with the verdict "private" under judge.allow_private, and
+// blocked without it.
+func (r *runner) judgeClient(ctx context.Context) (*openaiapi.Client, func(), error) {
+	j := r.cfg.Judge
+	ep, err := r.endpoint(ctx, j.Target, j.Kind, j.Model)
+	if err != nil {
+		return nil, nil, err
+	}
+	log, err := audit.Open(filepath.Join(r.cfg.Out, "judge-audit.jsonl"))
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := egress.Dial(egress.Config{Policy: egress.Judge, Log: log, Private: r.judgeGrant()},
+		openaiapi.Config{BaseURL: ep.url, Kind: ep.kind, Model: ep.model, APIKey: ep.key, Timeout: 10 * time.Minute, Logger: r.logger.With("component", "judge")})
+	if err != nil {
+		log.Close()
+		return nil, nil, err
+	}
+	return c, func() { log.Close() }, nil
+}

@@ -1,0 +1,334 @@
+package eval
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/cogenesis/cogenesis/collab"
+	"github.com/cogenesis/cogenesis/internal/dataset"
+	"github.com/cogenesis/cogenesis/internal/regfile"
+	"github.com/cogenesis/cogenesis/privacy"
+)
+
+// keyVersion changes when the meaning of a cached result changes.
+const keyVersion = "cogen-eval-1"
+
+// record is one dataset record of the plan.
+type record struct {
+	ds, index int
+	tid       string
+	rec       privacy.Record
+	task      collab.Task
+	hash      string // content hash of the record's JSON
+}
+
+// genJob is one generation: a record, a model, a strategy and a seed.
+type genJob struct {
+	rec    *record
+	model  int
+	strat  int
+	seed   uint64
+	key    string
+	result *genResult
+}
+
+// plan is the full set of jobs of a config.
+type plan struct {
+	cfg     *Config
+	records [][]*record // per dataset
+	gens    []*genJob
+	judges  []*judgeJob
+	pairs   []*judgeJob
+	// byCell finds a generation by dataset, model, strategy, record
+	// index and seed.
+	byCell map[cellKey]*genJob
+	// judgeID identifies the judge in the cache keys.
+	judgeID string
+}
+
+// cellKey locates a generation job in plan.byCell.
+type cellKey struct {
+	ds, model, strat, rec int
+	seed                  uint64
+}
+
+// loadRecords loads the planned records of dataset i.
+func (c *Config) loadRecords(i int) ([]*record, error) {
+	d := c.Datasets[i]
+	var recs []privacy.Record
+	var tasks []collab.Task
+	if d.Kind == string(collab.KindContext) {
+		var err error
+		if recs, err = privacy.LoadContextFile(d.Path); err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			tasks = append(tasks, collab.TaskFromRecord(r))
+		}
+	} else {
+		var err error
+		if recs, tasks, err = loadLaMP(d.Path, dataset.Kind(d.Kind)); err != nil {
+			return nil, err
+		}
+	}
+	data, err := regfile.ReadFile(d.Path, dataset.MaxFileBytes)
+	if err != nil {
+		return nil, err
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", d.Path, err)
+	}
+	if len(raw) != len(recs) {
+		return nil, fmt.Errorf("dataset %s: %d JSON records, %d loaded", d.Path, len(raw), len(recs))
+	}
+	lo, hi, _ := parseRange(d.Records)
+	if hi < 0 || hi > len(recs) {
+		hi = len(recs)
+	}
+	if lo > hi {
+		return nil, &FieldError{Field: fmt.Sprintf("datasets[%d].records", i), Err: fmt.Errorf("%q: %s has %d records", d.Records, d.Path, len(recs))}
+	}
+	if d.Limit > 0 && hi-lo > d.Limit {
+		hi = lo + d.Limit
+	}
+	var out []*record
+	for k := lo; k < hi; k++ {
+		var b bytes.Buffer
+		if err := json.Compact(&b, raw[k]); err != nil {
+			return nil, fmt.Errorf("dataset %s record %d: %w", d.Path, k, err)
+		}
+		var head struct {
+			TID string `json:"tid"`
+		}
+		_ = json.Unmarshal(raw[k], &head) // the tid is only a label
+		out = append(out, &record{ds: i, index: k, tid: head.TID, rec: recs[k], task: tasks[k], hash: textHash(b.String())})
+	}
+	if len(out) == 0 {
+		return nil, &FieldError{Field: fmt.Sprintf("datasets[%d].records", i), Err: errors.New("selects no record")}
+	}
+	return out, nil
+}
+
+// loadLaMP loads a paper-abstract or email file (paper_dev.json): each
+// record's with-context prompt is taken apart into its history items and
+// its title or subject, which become the user's vault (history only, for
+// the guard) and the task; the collaboration prompts for the kind are
+// built from them.
+func loadLaMP(path string, kind dataset.Kind) ([]privacy.Record, []collab.Task, error) {
+	f, err := dataset.LoadWith(path, dataset.Options{Kind: kind})
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.WithoutContext {
+		return nil, nil, fmt.Errorf("dataset %s: a without-context file; give the file with context", path)
+	}
+	var recs []privacy.Record
+	var tasks []collab.Task
+	for i, r := range f.Records {
+		pr, err := dataset.ParsePrompt(kind, r.Prompt())
+		if err != nil {
+			return nil, nil, fmt.Errorf("dataset %s record %d (%s): prompt: %w", path, i, r.TID, err)
+		}
+		v := &privacy.Vault{ID: r.TID}
+		for _, h := range pr.History {
+			v.History = append(v.History, privacy.HistoryItem{Title: privacy.NewPrivate(h.Title), Text: privacy.NewPrivate(h.Text)})
+		}
+		target := privacy.NewPrivate(pr.Target)
+		recs = append(recs, privacy.Record{Vault: v, Task: privacy.Task{Full: target, General: target}, Reference: privacy.NewPrivate(r.Reference())})
+		tasks = append(tasks, collab.Task{Kind: kind, Instruction: target, General: target, History: v.HistoryText()})
+	}
+	return recs, tasks, nil
+}
+
+// modelID identifies a model file by its content: the SHA-256 of the file,
+// computed once per file version (path, size, modification time) and kept
+// in the store.
+func (r *runner) modelID(ctx context.Context, ref string) (string, error) {
+	r.mu.Lock()
+	id, ok := r.ids[ref]
+	r.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	path, err := r.resolve(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("model %s: %w", path, err)
+	}
+	mk := fmt.Sprintf("sha256:%s:%d:%d", path, fi.Size(), fi.ModTime().UnixNano())
+	id, err = r.st.meta(ctx, mk)
+	if err != nil {
+		return "", err
+	}
+	if id == "" {
+		f, err := regfile.Open(path)
+		if err != nil {
+			return "", fmt.Errorf("model %s: %w", path, err)
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		_ = f.Close() // read-only
+		if err != nil {
+			return "", fmt.Errorf("model %s: %w", path, err)
+		}
+		id = "sha256:" + hex.EncodeToString(h.Sum(nil))
+		if err := r.st.setMeta(ctx, mk, id); err != nil {
+			return "", err
+		}
+	}
+	r.mu.Lock()
+	r.ids[ref] = id
+	r.mu.Unlock()
+	return id, nil
+}
+
+// targetID identifies a cloud or judge target: the model file's content
+// for local:PATH, the URL, server kind and model name otherwise.
+func (r *runner) targetID(ctx context.Context, target, kind, model string) (string, error) {
+	if p, ok := cutLocal(target); ok {
+		id, err := r.modelID(ctx, p)
+		return "local:" + id, err
+	}
+	return target + "|" + kind + "|" + model, nil
+}
+
+// plan lists every generation job and finds the finished ones.
+func (r *runner) plan(ctx context.Context) (*plan, error) {
+	cfg := r.cfg
+	p := &plan{cfg: cfg, byCell: map[cellKey]*genJob{}}
+	for i := range cfg.Datasets {
+		recs, err := cfg.loadRecords(i)
+		if err != nil {
+			return nil, err
+		}
+		p.records = append(p.records, recs)
+	}
+	var err error
+	if p.judgeID, err = r.targetID(ctx, cfg.Judge.Target, cfg.Judge.Kind, cfg.Judge.Model); err != nil {
+		return nil, fmt.Errorf("judge.target: %w", err)
+	}
+	var cloudID string
+	for _, s := range cfg.Strategies {
+		if s.Strategy != string(collab.SLM) {
+			id, err := r.targetID(ctx, cfg.Cloud.Target, cfg.Cloud.Kind, cfg.Cloud.Model)
+			if err != nil {
+				return nil, err
+			}
+			cloudID = id
+			break
+		}
+	}
+	for mi, m := range cfg.Models {
+		slmID, err := r.modelID(ctx, m.SLM)
+		if err != nil {
+			return nil, fmt.Errorf("models[%d].slm: %w", mi, err)
+		}
+		loraID := ""
+		if m.LoRA != "" {
+			if loraID, err = r.modelID(ctx, m.LoRA); err != nil {
+				return nil, fmt.Errorf("models[%d].lora: %w", mi, err)
+			}
+		}
+		for si, s := range cfg.Strategies {
+			combID := ""
+			if s.Comb != "" {
+				if combID, err = r.modelID(ctx, s.Comb); err != nil {
+					return nil, fmt.Errorf("strategies[%d].comb: %w", si, err)
+				}
+			}
+			usesCloud := s.Strategy != string(collab.SLM)
+			usesSLM := s.Strategy != string(collab.LLM) && s.Strategy != string(collab.LLMContext)
+			for di := range cfg.Datasets {
+				for _, rec := range p.records[di] {
+					for _, seed := range cfg.Seeds {
+						k := map[string]any{
+							"v": keyVersion, "phase": "gen", "record": rec.hash, "seed": seed,
+							"strategy": s.Strategy, "fusion": s.Fusion, "schedule": s.Schedule, "top_k": s.TopK, "comb": combID, "gamma": s.Gamma,
+							"max_tokens": cfg.MaxTokens, "sampling": cfg.Sampling,
+						}
+						if usesSLM {
+							k["slm"], k["lora"] = slmID, loraID
+						}
+						if usesCloud {
+							k["cloud"], k["cloud_max_tokens"], k["allow_private"] = cloudID, cfg.CloudMaxTokens, cfg.Cloud.AllowPrivateEgress
+						}
+						j := &genJob{rec: rec, model: mi, strat: si, seed: seed, key: hashOf(k)}
+						p.gens = append(p.gens, j)
+						p.byCell[cellKey{di, mi, si, rec.index, seed}] = j
+					}
+				}
+			}
+		}
+	}
+	for _, j := range p.gens {
+		var res genResult
+		ok, err := r.st.get(ctx, "gen", j.key, &res)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			j.result = &res
+		}
+	}
+	return p, nil
+}
+
+// label names a job without private text: dataset, record, model,
+// strategy and seed.
+func (p *plan) label(j *genJob) string {
+	return fmt.Sprintf("dataset %s record %d (%s) model %s strategy %s seed %d",
+		p.cfg.Datasets[j.rec.ds].Name, j.rec.index, j.rec.tid, p.cfg.Models[j.model].Name, p.cfg.Strategies[j.strat].Name, j.seed)
+}
+
+// planJudges lists the rating and pairwise jobs and finds the finished
+// ones (the keys need the generated texts).
+func (p *plan) planJudges() {
+	cfg := p.cfg
+	common := map[string]any{
+		"v": keyVersion, "judge": p.judgeID, "temperature": cfg.Judge.Temperature, "max_tokens": cfg.Judge.MaxTokens,
+		"grammar": cfg.Judge.Grammar, "max_retries": cfg.Judge.MaxRetries,
+	}
+	for _, g := range p.gens {
+		for _, kind := range cfg.Judge.kinds() {
+			for rep := range cfg.Judge.Repeats {
+				k := map[string]any{"phase": "rate", "gen": g.key, "text": textHash(g.result.Text), "kind": int(kind), "repeat": rep, "common": common}
+				p.judges = append(p.judges, &judgeJob{gen: g, kind: kind, repeat: rep, key: hashOf(k)})
+			}
+		}
+	}
+	if cfg.Judge.Pairwise != PairwiseJudge {
+		return
+	}
+	base := p.baseline()
+	for _, g := range p.gens {
+		if g.strat == base {
+			continue
+		}
+		b := p.byCell[cellKey{g.rec.ds, g.model, base, g.rec.index, g.seed}]
+		for _, swapped := range []bool{false, true} {
+			k := map[string]any{"phase": "pair", "gen": g.key, "text": textHash(g.result.Text), "base": b.key, "base_text": textHash(b.result.Text), "swapped": swapped, "common": common}
+			p.pairs = append(p.pairs, &judgeJob{gen: g, base: b, swapped: swapped, key: hashOf(k)})
+		}
+	}
+}
+
+// baseline returns the index of the baseline strategy.
+func (p *plan) baseline() int {
+	for i, s := range p.cfg.Strategies {
+		if s.Name == p.cfg.Baseline {
+			return i
+		}
+	}
+	panic("eval: baseline not validated")
+}
