@@ -76,7 +76,7 @@ var errNoGuard = errors.New("no guard configured: nothing is sent to the cloud w
 // llm-context, Cloud by every one but slm. A Runner is safe for concurrent
 // use when its parts are.
 type Runner struct {
-	SLM   *llamacpp.Model
+	SLM   LocalModel
 	Cloud CloudModel
 	// Guard is the user's guard; it checks the public instruction and the
 	// logit prefixes.
@@ -95,42 +95,9 @@ type Runner struct {
 // sequence's shared prefix (runs of one task with several strategies
 // evaluate the private prompt once). Call release with whether the
 // sequence is in a known state.
-func (r *Runner) loaded(ctx context.Context, prompt []int32) (*llamacpp.Sequence, func(ok bool), error) {
-	var n int
-	return r.loadedCounting(ctx, prompt, &n)
-}
-
-// tryLoaded is loaded without waiting for a free sequence; ok is false
-// when none is free now.
-func (r *Runner) tryLoaded(ctx context.Context, prompt []int32) (seq *llamacpp.Sequence, release func(ok bool), ok bool, err error) {
-	pool := r.SLM.Pool()
-	ps, ok := pool.TryAcquire(prompt)
-	if !ok {
-		return nil, nil, false, nil
-	}
-	release = func(ok bool) { pool.Release(ps, ok) }
-	if _, err := ps.Load(ctx, prompt, false, 0); err != nil {
-		release(false)
-		return nil, nil, true, err
-	}
-	return ps.Seq, release, true, nil
-}
-
-// loadedCounting is loaded that also reports how many prompt tokens the
-// local model had to evaluate.
-func (r *Runner) loadedCounting(ctx context.Context, prompt []int32, evaluated *int) (*llamacpp.Sequence, func(ok bool), error) {
-	pool := r.SLM.Pool()
-	ps, err := pool.Acquire(ctx, prompt)
-	if err != nil {
-		return nil, nil, err
-	}
-	*evaluated = len(prompt) - commonPrefix(ps.Seq.Tokens(), prompt)
-	release := func(ok bool) { pool.Release(ps, ok) }
-	if _, err := ps.Load(ctx, prompt, false, 0); err != nil {
-		release(false)
-		return nil, nil, fmt.Errorf("evaluate private prompt: %w", err)
-	}
-	return ps.Seq, release, nil
+func (r *Runner) loaded(ctx context.Context, prompt []int32) (LocalSequence, func(ok bool), error) {
+	seq, release, _, _, err := r.SLM.Load(ctx, prompt, true)
+	return seq, release, err
 }
 
 // hasCloud reports whether the runner has a cloud (a nil *Cloud in the

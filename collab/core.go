@@ -104,8 +104,7 @@ type fuser struct {
 	calls     int
 	stats     SpecStats
 	wt        *weigher
-	pl, pc    []float64
-	lastW     float64
+	q, pl, pc []float64 // buffers reused between steps
 }
 
 func newFuser(o Options) *fuser {
@@ -232,7 +231,8 @@ func (f *fuser) appendBoth(ctx context.Context, tok int32) error {
 // consulted.
 func (f *fuser) step(ctx context.Context) (bool, error) {
 	k := len(f.generated)
-	q := fusion.Softmax(nil, f.seq.Logits())
+	f.q = fusion.Softmax(f.q, f.seq.Logits())
+	q := f.q
 	var top []llm.TopLogprob
 	if f.consult(k) {
 		if prefix, leak := f.check(nil); leak != nil {

@@ -51,7 +51,7 @@ func (r *Runner) fuse(ctx context.Context, res Result, public privacy.Public, sy
 		// prompt. Drafting from the fusion of q with it, rather than from
 		// q alone, brings the draft close to p_c when the cloud resembles
 		// the local model; exactness holds for any draft distribution.
-		p, releaseProxy, got, err := r.tryLoaded(ctx, cloudPrompt.IDs())
+		p, releaseProxy, _, got, err := r.SLM.Load(ctx, cloudPrompt.IDs(), false)
 		if err != nil {
 			return res, err
 		}

@@ -41,7 +41,7 @@ func smallRunner(t *testing.T, cloudPath string) (*collab.Runner, collab.Task) {
 		Profile:      privacy.NewPrivate("Name: Ada Quill"),
 	}
 	task := collab.TaskFromVault(v, privacy.SplitTask("Write a poem: about the sea"))
-	return &collab.Runner{SLM: slm, Cloud: c, Guard: privacy.NewGuard(v)}, task
+	return &collab.Runner{SLM: collab.Engine(slm), Cloud: c, Guard: privacy.NewGuard(v)}, task
 }
 
 func TestSpeculativeGreedyEqualsPerToken(t *testing.T) {
@@ -233,7 +233,7 @@ func TestSpeculativeAgainstCloudWithoutSequenceScoring(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := &privacy.Vault{Name: privacy.NewPrivate("Ada Quill"), Profile: privacy.NewPrivate("Name: Ada Quill")}
-	r := &collab.Runner{SLM: slm, Cloud: collab.NewCloud(c), Guard: privacy.NewGuard(v)}
+	r := &collab.Runner{SLM: collab.Engine(slm), Cloud: collab.NewCloud(c), Guard: privacy.NewGuard(v)}
 	task := collab.TaskFromVault(v, privacy.SplitTask("Write a poem: about the sea"))
 	per, err := r.Run(t.Context(), task, collab.Options{Strategy: collab.Logits, MaxTokens: 12, IgnoreEOG: true})
 	if err != nil {

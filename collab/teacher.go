@@ -102,8 +102,7 @@ func (r *Runner) TeacherForce(ctx context.Context, task Task, reference privacy.
 	}()
 
 	qs := make([][]float64, len(ref))
-	before := 0
-	seq, release, err := r.loadedCounting(ctx, slmPrompt, &before)
+	seq, release, before, _, err := r.SLM.Load(ctx, slmPrompt, true)
 	if err == nil {
 		err = seq.ScoreFunc(ctx, ref, func(i int, logits []float32) {
 			qs[i] = fusion.Softmax(nil, logits)

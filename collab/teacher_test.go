@@ -21,7 +21,7 @@ func TestTeacherForce(t *testing.T) {
 	e := setup(t, "qwen2")
 	rec := recs[0]
 	task := collab.TaskFromRecord(rec)
-	r := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: privacy.NewGuard(rec.Vault)}
+	r := &collab.Runner{SLM: collab.Engine(e.slm), Cloud: e.cloud, Guard: privacy.NewGuard(rec.Vault)}
 
 	// The reference holds private content: refused, nothing sent.
 	e.rec.mu.Lock()
@@ -96,7 +96,7 @@ func TestTeacherForce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2 := &collab.Runner{SLM: e.slm, Cloud: collab.NewCloud(c), Guard: privacy.NewGuard(rec.Vault), Private: e.grant}
+	r2 := &collab.Runner{SLM: collab.Engine(e.slm), Cloud: collab.NewCloud(c), Guard: privacy.NewGuard(rec.Vault), Private: e.grant}
 	if _, _, err := r2.TeacherForce(t.Context(), task, rec.Reference, k); !errors.Is(err, openaiapi.ErrUnsupported) || !strings.Contains(err.Error(), string(openaiapi.CapSequenceTopK)) {
 		t.Errorf("llama.cpp kind: err = %v, want ErrUnsupported naming %q", err, openaiapi.CapSequenceTopK)
 	}
@@ -112,14 +112,14 @@ func BenchmarkTeacherForce(b *testing.B) {
 	e := setup(b, "")
 	rec := recs[1]
 	task := collab.TaskFromRecord(rec)
-	r := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: privacy.NewGuard(rec.Vault), Private: e.grant}
+	r := &collab.Runner{SLM: collab.Engine(e.slm), Cloud: e.cloud, Guard: privacy.NewGuard(rec.Vault), Private: e.grant}
 	var tokens, engineTokens int
 	var extract, engine float64
 	for b.Loop() {
 		// Two other records in between (the pool keeps two sequences), so
 		// that the prompt is evaluated afresh.
 		for _, o := range recs[2:4] {
-			other := &collab.Runner{SLM: e.slm, Cloud: e.cloud, Guard: privacy.NewGuard(o.Vault), Private: e.grant}
+			other := &collab.Runner{SLM: collab.Engine(e.slm), Cloud: e.cloud, Guard: privacy.NewGuard(o.Vault), Private: e.grant}
 			if _, _, err := other.TeacherForce(b.Context(), collab.TaskFromRecord(o), o.Reference, 10); err != nil {
 				b.Fatal(err)
 			}

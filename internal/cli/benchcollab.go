@@ -80,7 +80,7 @@ func runBenchCollab(ctx context.Context, args []string, stdout, stderr io.Writer
 		if err != nil {
 			return err
 		}
-		r := &collab.Runner{SLM: m, Cloud: c, Guard: privacy.NewGuard(v), Logger: slog.Default()}
+		r := &collab.Runner{SLM: collab.Engine(m), Cloud: c, Guard: privacy.NewGuard(v), Logger: slog.Default()}
 		var base time.Duration
 		for _, st := range []collab.Strategy{collab.Logits, collab.Speculative} {
 			start := time.Now()

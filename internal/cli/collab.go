@@ -138,7 +138,7 @@ func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags
 			return err
 		}
 		defer m.Close()
-		r.SLM = m
+		r.SLM = collab.Engine(m)
 		detok = m.Detokenize
 	}
 	if st != collab.SLM {

@@ -176,7 +176,7 @@ func runFusionExtract(ctx context.Context, args []string, stdout, stderr io.Writ
 	start := time.Now()
 	for _, i := range todo {
 		rec := recs[i]
-		r := &collab.Runner{SLM: m, Cloud: cloud, Guard: privacy.NewGuard(rec.Vault), Private: grant, Logger: slog.Default()}
+		r := &collab.Runner{SLM: collab.Engine(m), Cloud: cloud, Guard: privacy.NewGuard(rec.Vault), Private: grant, Logger: slog.Default()}
 		ps, st, err := r.TeacherForce(ctx, collab.TaskFromRecord(rec), rec.Reference, *k)
 		if err != nil {
 			bar.Done()

@@ -208,7 +208,7 @@ func (g *genModels) prepare(ctx context.Context, j *genJob) (*genCall, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.run.SLM = slm
+		c.run.SLM = collab.Engine(slm)
 	}
 	if st != collab.SLM {
 		cloud, err := g.clouds.cloudFor(ctx, j.strat)

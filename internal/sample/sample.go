@@ -178,6 +178,36 @@ func (p Params) Shape(dist []float64) {
 	}
 	invT := 1 / p.Temperature
 	maxl := math.Log(dist[best]) * invT
+	if p.TopK <= 0 && p.MinP <= 0 && (p.TopP <= 0 || p.TopP >= 1) {
+		// Temperature alone: in place, the same weights filter would
+		// keep.
+		var total float64
+		if invT == 1 {
+			floor := dist[best] * math.Exp(-cutoff)
+			for i, x := range dist {
+				if x < floor {
+					x = 0
+				}
+				dist[i] = x
+				total += x
+			}
+		} else {
+			for i, x := range dist {
+				w := 0.0
+				if x > 0 {
+					if l := math.Log(x)*invT - maxl; l >= -cutoff {
+						w = math.Exp(l)
+					}
+				}
+				dist[i] = w
+				total += w
+			}
+		}
+		for i := range dist {
+			dist[i] /= total
+		}
+		return
+	}
 	c := make([]cand, 0, len(dist))
 	for i, x := range dist {
 		if x <= 0 {

@@ -1,6 +1,7 @@
 package sample
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -405,4 +406,19 @@ func byProbability(p []float64) []int {
 		return 1
 	})
 	return idx
+}
+
+func BenchmarkShapeQwenVocab(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	logits := randomLogits(r, 151936, 3)
+	p := softmax(logits, 1)
+	dist := make([]float64, len(p))
+	for _, params := range []Params{{Temperature: 0.8}, {Temperature: 0.8, TopK: 40, TopP: 0.95}} {
+		b.Run(fmt.Sprintf("T=%g top-k=%d top-p=%g", params.Temperature, params.TopK, params.TopP), func(b *testing.B) {
+			for b.Loop() {
+				copy(dist, p)
+				params.Shape(dist)
+			}
+		})
+	}
 }

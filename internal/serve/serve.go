@@ -157,7 +157,7 @@ func (s *Server) runner(u *vault.User) *collab.Runner {
 		s.runners = map[string]cachedRunner{}
 	}
 	r := &collab.Runner{
-		SLM: s.SLM, Cloud: s.Cloud, Guard: privacy.NewGuard(u.Vault()), Private: s.Private,
+		SLM: collab.Engine(s.SLM), Cloud: s.Cloud, Guard: privacy.NewGuard(u.Vault()), Private: s.Private,
 		Logger: s.logger().With(keyUser, u.ID),
 	}
 	s.runners[u.ID] = cachedRunner{updated: u.Updated, runner: r}
