@@ -181,6 +181,6 @@ func (s *Server) generate(ctx context.Context, seq *llamacpp.Sequence, prompt []
 		opts.MaxTokens = maxNew
 		res, err = seq.Generate(ctx, prompt, opts, yield)
 	}
-	res.Usage = llm.Usage{PromptTokens: promptLen, CompletionTokens: len(res.Tokens), TotalTokens: promptLen + len(res.Tokens)}
+	res.Usage = llm.Usage{PromptTokens: promptLen, CompletionTokens: res.Usage.CompletionTokens, TotalTokens: promptLen + res.Usage.CompletionTokens}
 	return res, err
 }

@@ -394,3 +394,27 @@ func TestLatency(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+// TestUsageCountsTheEndToken ends a generation at the end-of-generation
+// token (a grammar that admits only "a" forces it) and checks that the
+// usage counts it, as the logprobs list it (as vLLM's and OpenAI's servers
+// do): before, completion_tokens left it out while logprobs held it, and an
+// official client's check failed whenever sampling drew it.
+func TestUsageCountsTheEndToken(t *testing.T) {
+	f := start(t, 1)
+	c := f.client(t, openaiapi.KindVLLM)
+	resp, err := c.Complete(t.Context(), openaiapi.CompletionRequest{
+		Prompt: openaiapi.TokenPrompt([]int32{1, 100, 200}), Echo: true, Logprobs: ptr(2),
+		MaxTokens: ptr(4), GuidedGrammar: `root ::= "a"`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := resp.Choices[0]
+	if ch.FinishReason != "stop" {
+		t.Fatalf("finish reason %q, want stop at the end token", ch.FinishReason)
+	}
+	if n := resp.Usage.PromptTokens + resp.Usage.CompletionTokens; ch.Logprobs == nil || len(ch.Logprobs.Tokens) != n {
+		t.Errorf("usage %+v: %d tokens, logprobs list %v", resp.Usage, n, ch.Logprobs)
+	}
+}

@@ -60,7 +60,10 @@ type Result struct {
 	Tokens       []int32
 	Text         string
 	FinishReason string
-	Usage        llm.Usage
+	// Usage counts the prompt and the generated tokens; an
+	// end-of-generation token that ended the generation is counted,
+	// though Tokens leaves it out.
+	Usage llm.Usage
 }
 
 // Generate appends prompt to the sequence and samples up to
@@ -82,6 +85,7 @@ func (s *Sequence) Generate(ctx context.Context, prompt []int32, opts GenerateOp
 		return Result{}, fmt.Errorf("generate: empty sequence and empty prompt")
 	}
 	res := Result{Usage: llm.Usage{PromptTokens: len(prompt)}}
+	eog := 0 // 1 when an end-of-generation token ended the generation
 	smp := sample.New(opts.Sample)
 	var gram constraint
 	var masked []float32
@@ -137,6 +141,7 @@ func (s *Sequence) Generate(ctx context.Context, prompt []int32, opts GenerateOp
 		}
 		if m.IsEOG(tok) {
 			res.FinishReason = FinishStop
+			eog = 1
 			if _, err := emit(tok, lp, true); err != nil {
 				return res, err
 			}
@@ -164,7 +169,9 @@ func (s *Sequence) Generate(ctx context.Context, prompt []int32, opts GenerateOp
 		}
 	}
 	res.Text = text.String()
-	res.Usage.CompletionTokens = len(res.Tokens)
+	// The end-of-generation token was generated too: it is counted, as
+	// OpenAI's and vLLM's servers count it, though Tokens leaves it out.
+	res.Usage.CompletionTokens = len(res.Tokens) + eog
 	res.Usage.TotalTokens = res.Usage.PromptTokens + res.Usage.CompletionTokens
 	return res, nil
 }
