@@ -100,13 +100,6 @@ func (r *Runner) loaded(ctx context.Context, prompt []int32) (LocalSequence, fun
 	return seq, release, err
 }
 
-// hasCloud reports whether the runner has a cloud (a nil *Cloud in the
-// interface is none).
-func (r *Runner) hasCloud() bool {
-	c, ok := r.Cloud.(*Cloud)
-	return r.Cloud != nil && (!ok || c != nil)
-}
-
 func (r *Runner) logger() *slog.Logger {
 	if r.Logger != nil {
 		return r.Logger
@@ -211,7 +204,7 @@ func (r *Runner) Run(ctx context.Context, task Task, o Options) (Result, error) 
 	res := Result{Strategy: o.Strategy}
 	needsCloud := o.Strategy != SLM
 	needsSLM := o.Strategy != LLM && o.Strategy != LLMContext
-	if needsCloud && !r.hasCloud() {
+	if needsCloud && r.Cloud == nil {
 		return res, fmt.Errorf("strategy %s: no cloud model configured", o.Strategy)
 	}
 	if needsCloud && r.Guard == nil {

@@ -120,7 +120,7 @@ func (f *fuser) run(ctx context.Context) error {
 	var (
 		perToken int // per-token steps to take before the next block
 		cost     specCost
-		bs       blockState
+		bs       = blockState{matchQ: 0.5, matchS: 0.5, useStandIn: true}
 	)
 	for !f.done && len(f.generated) < f.o.MaxTokens {
 		if err := ctx.Err(); err != nil {
@@ -280,9 +280,6 @@ type blockState struct {
 // the accepted count, and the request's duration in seconds (-1 when no
 // request was needed).
 func (f *fuser) block(ctx context.Context, bs *blockState, gamma int) (n, accepted int, secs float64, err error) {
-	if bs.matchQ == 0 && bs.matchS == 0 {
-		bs.matchQ, bs.matchS, bs.useStandIn = 0.5, 0.5, true
-	}
 	k0 := len(f.generated)
 	base := f.seq.Len()
 	pbase := 0
@@ -384,9 +381,13 @@ func (f *fuser) block(ctx context.Context, bs *blockState, gamma int) (n, accept
 	var repl int32 = -1
 	ws := make([]float64, 0, n)
 	for i, x := range draft {
-		P, w, err := f.target(bs.qs[i], tops[i], k0+i)
-		if err != nil {
-			return 0, 0, 0, err
+		// Where the cloud is not consulted the target is shape(q), already
+		// computed for the draft.
+		P, w := bs.dq[i], 1.0
+		if tops[i] != nil {
+			if P, w, err = f.target(bs.qs[i], tops[i], k0+i); err != nil {
+				return 0, 0, 0, err
+			}
 		}
 		ws = append(ws, w)
 		if tops[i] != nil && bs.ds[i] != nil {

@@ -32,7 +32,7 @@ func SFTMessages(task Task, reference privacy.Private, sketch string, full bool)
 // task: an outline of the guarded public instruction, or with full a
 // draft. It goes through the same guard and egress check as a run.
 func (r *Runner) CloudSketch(ctx context.Context, task Task, full bool, o Options) (string, error) {
-	if !r.hasCloud() {
+	if r.Cloud == nil {
 		return "", fmt.Errorf("sketch: no cloud model configured")
 	}
 	if r.Guard == nil {

@@ -39,7 +39,7 @@ type TeacherStats struct {
 // --allow-private-egress), which the egress client must hold too.
 func (r *Runner) TeacherForce(ctx context.Context, task Task, reference privacy.Private, k int) ([]fusion.Position, TeacherStats, error) {
 	var st TeacherStats
-	if r.SLM == nil || !r.hasCloud() {
+	if r.SLM == nil || r.Cloud == nil {
 		return nil, st, errors.New("teacher forcing needs a local and a cloud model")
 	}
 	if k < 1 || k > fusion.MaxK {

@@ -227,12 +227,8 @@ type cloudConfig struct {
 // auditPath before it leaves. close stops a local cloud and closes the
 // log.
 func dialCloud(ctx context.Context, cfg cloudConfig, auditPath, cacheDir string, stderr io.Writer) (cloud *collab.Cloud, close func(), err error) {
-	if p, ok := strings.CutPrefix(cfg.Target, "local:"); ok {
-		rp, err := resolveModel(ctx, p, cacheDir, stderr)
-		if err != nil {
-			return nil, nil, err
-		}
-		cfg.Target = "local:" + rp
+	if cfg.Target, err = resolveTarget(ctx, cfg.Target, cacheDir, stderr); err != nil {
+		return nil, nil, err
 	}
 	log, err := audit.Open(auditPath)
 	if err != nil {
@@ -259,6 +255,20 @@ func dialCloud(ctx context.Context, cfg cloudConfig, auditPath, cacheDir string,
 		}
 		log.Close()
 	}, nil
+}
+
+// resolveTarget turns the MODEL of a "local:MODEL" cloud target (a path or
+// hf:// reference) into a local path; a URL is returned as it is.
+func resolveTarget(ctx context.Context, target, cacheDir string, stderr io.Writer) (string, error) {
+	p, ok := strings.CutPrefix(target, "local:")
+	if !ok {
+		return target, nil
+	}
+	rp, err := resolveModel(ctx, p, cacheDir, stderr)
+	if err != nil {
+		return "", err
+	}
+	return "local:" + rp, nil
 }
 
 // privateGrant returns the grant of --allow-private-egress when the flag

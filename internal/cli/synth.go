@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/cogenesis/cogenesis/internal/audit"
@@ -77,13 +76,9 @@ func runSynth(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		*auditPath = *out + ".audit.jsonl"
 	}
 
-	target := *llmTarget
-	if p, ok := strings.CutPrefix(target, "local:"); ok {
-		rp, err := resolveModel(ctx, p, *cacheDir, stderr)
-		if err != nil {
-			return err
-		}
-		target = "local:" + rp
+	target, err := resolveTarget(ctx, *llmTarget, *cacheDir, stderr)
+	if err != nil {
+		return err
 	}
 	logger := slog.Default().With("component", "cloud")
 	api, lc, err := localcloud.Target(target, openaiapi.Config{Kind: openaiapi.Kind(*llmKind), Model: *llmModel, Timeout: 5 * time.Minute, Logger: logger},

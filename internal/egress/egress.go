@@ -151,9 +151,10 @@ func HTTPClient(cfg Config) (*http.Client, error) {
 	if base == nil {
 		base = network(cfg.Policy)
 	}
-	var rt http.RoundTripper = &audit.Transport{Base: base, Log: cfg.Log, Check: cfg.check, Policy: string(cfg.Policy)}
+	tr := &audit.Transport{Base: base, Log: cfg.Log, Check: cfg.check, Policy: string(cfg.Policy)}
+	var rt http.RoundTripper = tr
 	if cfg.Log == nil {
-		rt = &lazyLog{path: cfg.LogPath, tr: rt.(*audit.Transport)}
+		rt = &lazyLog{path: cfg.LogPath, tr: tr}
 	}
 	if cfg.Outer != nil {
 		rt = cfg.Outer(rt)

@@ -42,25 +42,18 @@ func (r *runner) closeLocals() {
 	}
 }
 
-// endpoint is where a target's requests go.
-type endpoint struct {
-	url   string
-	kind  openaiapi.Kind
-	model string
-	key   string // bearer token; empty: the client's environment variable
-}
-
-// endpoint returns the endpoint of a target, starting a local cloud for
+// endpoint returns api set to reach a target, starting a local cloud for
 // local:PATH.
-func (r *runner) endpoint(ctx context.Context, target, kind, model string) (endpoint, error) {
+func (r *runner) endpoint(ctx context.Context, target, kind, model string, api openaiapi.Config) (openaiapi.Config, error) {
 	if p, ok := cutLocal(target); ok {
 		lc, err := r.localCloud(ctx, p)
 		if err != nil {
-			return endpoint{}, err
+			return api, err
 		}
-		return endpoint{lc.URL, openaiapi.KindVLLM, "local", lc.Key}, nil
+		return lc.Reach(api), nil
 	}
-	return endpoint{target, openaiapi.Kind(kind), model, ""}, nil
+	api.BaseURL, api.Kind, api.Model = target, openaiapi.Kind(kind), model
+	return api, nil
 }
 
 // cloudPool dials the generation cloud once per strategy entry, each
@@ -86,7 +79,8 @@ func (p *cloudPool) cloudFor(ctx context.Context, si int) (*collab.Cloud, error)
 		return cloud, nil
 	}
 	r, s := p.r, p.r.cfg.Strategies[si]
-	ep, err := r.endpoint(ctx, r.cfg.Cloud.Target, r.cfg.Cloud.Kind, r.cfg.Cloud.Model)
+	api, err := r.endpoint(ctx, r.cfg.Cloud.Target, r.cfg.Cloud.Kind, r.cfg.Cloud.Model,
+		openaiapi.Config{Timeout: 5 * time.Minute, Logger: r.logger.With("component", "cloud")})
 	if err != nil {
 		return nil, err
 	}
@@ -96,8 +90,7 @@ func (p *cloudPool) cloudFor(ctx context.Context, si int) (*collab.Cloud, error)
 	}
 	// Each run brings its record's guard; the client has none of its own,
 	// so a request without one is not sent.
-	c, err := egress.Dial(egress.Config{Policy: egress.User, Log: log, Detokenize: p.detok, Private: r.cloudGrant()},
-		openaiapi.Config{BaseURL: ep.url, Kind: ep.kind, Model: ep.model, APIKey: ep.key, Timeout: 5 * time.Minute, Logger: r.logger.With("component", "cloud")})
+	c, err := egress.Dial(egress.Config{Policy: egress.User, Log: log, Detokenize: p.detok, Private: r.cloudGrant()}, api)
 	if err != nil {
 		log.Close()
 		return nil, err
@@ -149,7 +142,8 @@ func (r *runner) withJudgeGuard(ctx context.Context, g *privacy.Guard) context.C
 // blocked without it.
 func (r *runner) judgeClient(ctx context.Context) (*openaiapi.Client, func(), error) {
 	j := r.cfg.Judge
-	ep, err := r.endpoint(ctx, j.Target, j.Kind, j.Model)
+	api, err := r.endpoint(ctx, j.Target, j.Kind, j.Model,
+		openaiapi.Config{Timeout: 10 * time.Minute, Logger: r.logger.With("component", "judge")})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -157,8 +151,7 @@ func (r *runner) judgeClient(ctx context.Context) (*openaiapi.Client, func(), er
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := egress.Dial(egress.Config{Policy: egress.Judge, Log: log, Private: r.judgeGrant()},
-		openaiapi.Config{BaseURL: ep.url, Kind: ep.kind, Model: ep.model, APIKey: ep.key, Timeout: 10 * time.Minute, Logger: r.logger.With("component", "judge")})
+	c, err := egress.Dial(egress.Config{Policy: egress.Judge, Log: log, Private: r.judgeGrant()}, api)
 	if err != nil {
 		log.Close()
 		return nil, nil, err

@@ -93,6 +93,12 @@ func Target(target string, api openaiapi.Config, o Options) (openaiapi.Config, *
 	if err != nil {
 		return api, nil, err
 	}
+	return lc.Reach(api), lc, nil
+}
+
+// Reach returns api set to reach the local cloud: its URL, kind vllm,
+// model "local" and its key.
+func (lc *Cloud) Reach(api openaiapi.Config) openaiapi.Config {
 	api.BaseURL, api.Kind, api.Model, api.APIKey = lc.URL, openaiapi.KindVLLM, "local", lc.Key
-	return api, lc, nil
+	return api
 }

@@ -157,8 +157,11 @@ func (s *Server) runner(u *vault.User) *collab.Runner {
 		s.runners = map[string]cachedRunner{}
 	}
 	r := &collab.Runner{
-		SLM: collab.Engine(s.SLM), Cloud: s.Cloud, Guard: privacy.NewGuard(u.Vault()), Private: s.Private,
+		SLM: collab.Engine(s.SLM), Guard: privacy.NewGuard(u.Vault()), Private: s.Private,
 		Logger: s.logger().With(keyUser, u.ID),
+	}
+	if s.Cloud != nil { // a nil *Cloud in the interface would not read as none
+		r.Cloud = s.Cloud
 	}
 	s.runners[u.ID] = cachedRunner{updated: u.Updated, runner: r}
 	return r
