@@ -18,10 +18,10 @@ TEST_FLAGS ?= -timeout 30m
 # client, the audit log, the stores and the rest. It is off for the three
 # packages whose test time is llama.cpp inference (cgo code the detector
 # does not instrument, but whose Go side - sampling, fusion, per-token
-# loops - it slows several-fold): collab, the engine and the CLI's
-# end-to-end runs. Their concurrent parts (the sequence pool, the local
+# loops - it slows several-fold): collab, the engine, the CLI's
+# end-to-end runs and the conformance suite against real servers. Their concurrent parts (the sequence pool, the local
 # cloud, the gateway) are raced in internal/cloud and internal/serve.
-NORACE_PKGS := ./collab ./internal/engine/llamacpp ./internal/cli
+NORACE_PKGS := ./collab ./internal/engine/llamacpp ./internal/cli ./interop
 
 # The module's source directory (downloaded on first use); its llama.cpp and
 # ggml headers are what the engine package includes.
@@ -32,7 +32,7 @@ export CGO_CFLAGS := -O3 $(ARCH_FLAGS)
 export CGO_CXXFLAGS := -O3 $(ARCH_FLAGS)
 export CGO_CPPFLAGS = -I$(CURDIR)/build/include -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include -DGGML_USE_CPU_REPACK
 
-.PHONY: all build demo test test-long vet deps env clean
+.PHONY: all build demo test test-long vet deps env clean servers
 
 all: build
 
@@ -54,6 +54,7 @@ vet: deps
 # distribution tests, the soak test).
 test:
 	@./build/deps.sh test
+	@$(MAKE) -s servers
 	$(GO) vet ./...
 	$(GO) vet -tags long ./collab ./internal/cloud
 	CGO_ENABLED=0 $(GO) build ./...
@@ -62,6 +63,15 @@ test:
 
 test-long: TEST_FLAGS += -tags long -timeout 90m
 test-long: test
+
+# servers builds the real servers the conformance suite (interop/) runs
+# against, once per machine, into ~/.cache/cogenesis: llama.cpp's
+# llama-server from ../shared/thirdparty (about 8 minutes on 2 cores) and
+# Ollama from the engine's Go module (about 1.5 minutes). Outside CI a
+# failed build is reported and the suite skips; under CI=true it fails.
+servers:
+	@./build/llama-server.sh >/dev/null || [ "$$CI" != true ]
+	@./build/ollama.sh >/dev/null || [ "$$CI" != true ]
 
 # env prints the cgo flags, for running go commands by hand:
 #   eval "$(make -s env)"; go test ./internal/engine/...

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/cogenesis/cogenesis/llm"
 	"github.com/cogenesis/cogenesis/openaiapi"
 	"github.com/cogenesis/cogenesis/privacy"
+	"github.com/cogenesis/cogenesis/tokmap"
 )
 
 // CloudModel is the cloud as the strategies use it: a chat completer (llm,
@@ -32,6 +36,51 @@ var _ CloudModel = (*Cloud)(nil)
 // egress choke point in its HTTP client checks and records it again).
 type Cloud struct {
 	client *openaiapi.Client
+
+	vocabOnce sync.Once
+	vocab     LocalModel
+	tokens    *tokmap.Map
+
+	mu       sync.Mutex
+	unmapped Unmapped
+}
+
+// Unmapped counts the cloud's top-k candidates that named a token by text
+// only (Ollama) and could not be mapped to one local token id: a
+// byte-fallback or partial-UTF-8 token, which the server renders as U+FFFD,
+// or a text several tokens share. They are left out of the top k, so
+// their probability mass joins the tail that fusion completes (DESIGN §4).
+type Unmapped struct {
+	Queries int // next-token queries answered by text
+	// Retokenized counts prefixes sent as text that the server tokenizes
+	// differently from the local ids (its answer is for that tokenization).
+	Retokenized int
+	Candidates  int     // candidates received by text
+	Unmapped    int     // of them, left out
+	Mass        float64 // their total probability
+}
+
+// Unmapped returns the counts so far.
+func (c *Cloud) Unmapped() Unmapped {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unmapped
+}
+
+// vocabUser is a cloud that needs the local vocabulary, which both models
+// share: to name tokens a server reports by text, to send a prefix as text
+// to a server that takes no token ids, and to keep a llama.cpp server from
+// sampling tokens it cannot report.
+type vocabUser interface{ UseVocab(LocalModel) }
+
+// UseVocab gives the cloud the local vocabulary, which both models share
+// (the first call wins). [Runner.Run] calls it; a caller that uses a Cloud
+// outside a Runner calls it before the first next-token query.
+func (c *Cloud) UseVocab(v LocalModel) {
+	c.vocabOnce.Do(func() {
+		c.vocab, c.tokens = v, tokmap.New(v)
+		c.client.BanTokens(c.tokens.Invalid())
+	})
 }
 
 // NewCloud wraps an OpenAI-protocol client. Build the client with the
@@ -74,8 +123,76 @@ func (c *Cloud) Chat(ctx context.Context, system, user privacy.Public, o ChatOpt
 
 // NextTopK returns the cloud's top-k next tokens after a public token
 // prefix.
+//
+// A server that takes no token-id prompt (Ollama) gets the prefix as text,
+// which it tokenizes itself, and names the candidates by text; they are
+// mapped back to local ids, and those that cannot be are left out and
+// counted (see [Unmapped]). The prefix's text is public: the guard passed
+// it as text.
 func (c *Cloud) NextTopK(ctx context.Context, prefix privacy.PublicTokens, k int) ([]llm.TopLogprob, error) {
-	return c.client.NextTokenTopK(ctx, prefix.IDs(), k)
+	if c.client.Kind().Supports(openaiapi.CapTokenIDPrompt) {
+		top, err := c.client.NextTokenTopK(ctx, prefix.IDs(), k)
+		if err != nil {
+			return nil, err
+		}
+		return c.mapTokens(top, false)
+	}
+	if c.vocab == nil {
+		return nil, fmt.Errorf("next-token top-k: a %s cloud takes the prefix as text, and no local vocabulary was given to render it", c.client.Kind())
+	}
+	top, err := c.client.NextTokenTopKText(ctx, c.textOf(prefix.IDs()), k)
+	if err != nil {
+		return nil, err
+	}
+	return c.mapTokens(top, true)
+}
+
+// textOf renders a token prefix as the text a server that tokenizes it
+// itself (Ollama: adding the beginning-of-sequence token when the model's
+// tokenizer does, and parsing special tokens) turns back into the same
+// ids after its own beginning-of-sequence token. A tokenizer that puts a
+// space before the first word (SentencePiece) renders that space, and
+// would put a second one; it is dropped. A prefix no text gives back
+// (sampling can make a token sequence the tokenizer would not) is sent as
+// its plain rendering and counted in Unmapped.Retokenized: the answer is
+// then for the server's tokenization of the same text.
+func (c *Cloud) textOf(ids []int32) string {
+	body := c.withoutBOS(ids)
+	text := c.vocab.Detokenize(body)
+	for _, t := range []string{text, strings.TrimPrefix(text, " ")} {
+		if back, err := c.vocab.Tokenize(t, true, true); err == nil && slices.Equal(c.withoutBOS(back), body) {
+			return t
+		}
+	}
+	c.mu.Lock()
+	c.unmapped.Retokenized++
+	c.mu.Unlock()
+	return text
+}
+
+func (c *Cloud) withoutBOS(ids []int32) []int32 {
+	if len(ids) > 0 && c.vocab.IsBOS(ids[0]) {
+		return ids[1:]
+	}
+	return ids
+}
+
+// mapTokens gives candidates named by text only their local ids.
+func (c *Cloud) mapTokens(top []llm.TopLogprob, byText bool) ([]llm.TopLogprob, error) {
+	if !byText && !slices.ContainsFunc(top, func(t llm.TopLogprob) bool { return t.Token == openaiapi.NoToken }) {
+		return top, nil
+	}
+	if c.tokens == nil {
+		return nil, errors.New("next-token top-k: the cloud named tokens by text only, and no local vocabulary was given to map them")
+	}
+	m := c.tokens.Apply(top)
+	c.mu.Lock()
+	c.unmapped.Queries++
+	c.unmapped.Candidates += len(top)
+	c.unmapped.Unmapped += m.Unmapped
+	c.unmapped.Mass += m.UnmappedMass
+	c.mu.Unlock()
+	return m.Top, nil
 }
 
 // ScoreWithNext scores a public token sequence in one request: the
@@ -88,6 +205,12 @@ func (c *Cloud) ScoreWithNext(ctx context.Context, seq privacy.PublicTokens, k i
 // Can reports whether the cloud's kind offers capability.
 func (c *Cloud) Can(capability openaiapi.Capability) error {
 	return c.client.Kind().Require(capability)
+}
+
+// Vocabulary returns the cloud model's vocabulary, token texts by id
+// (Ollama only; see openaiapi.Client.Vocabulary).
+func (c *Cloud) Vocabulary(ctx context.Context) ([]string, error) {
+	return c.client.Vocabulary(ctx)
 }
 
 // Tokenize asks the cloud to tokenize public text (vLLM's /tokenize).

@@ -35,6 +35,7 @@ import (
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
 	"github.com/cogenesis/cogenesis/internal/sample"
 	"github.com/cogenesis/cogenesis/llm"
+	"github.com/cogenesis/cogenesis/openaiapi"
 	"github.com/cogenesis/cogenesis/privacy"
 )
 
@@ -129,6 +130,11 @@ type Options struct {
 	// Gamma is speculative fusion's first draft length (default 4; it then
 	// adapts to the acceptance rate within [MinGamma, MaxGamma]).
 	Gamma int
+	// PerTokenFallback lets speculative fusion run per-token fusion (the
+	// same output distribution, one round trip per token) against a cloud
+	// that cannot score a sequence in one request; without it such a run
+	// is refused before any request, as unsupported.
+	PerTokenFallback bool
 	// NoProxy makes speculative fusion draft from the local model alone,
 	// without the local stand-in for the cloud (the local model on the
 	// public prompt, in a second sequence).
@@ -150,9 +156,10 @@ type Options struct {
 type Result struct {
 	Strategy Strategy
 	// Fallback is the strategy that ran in Strategy's place, when Strategy
-	// could not run here (speculative fusion against a cloud that cannot
-	// score a sequence runs per-token fusion, with the same output
-	// distribution); empty otherwise. Label shows both.
+	// could not run here and the options allowed it (speculative fusion
+	// against a cloud that cannot score a sequence runs per-token fusion,
+	// with the same output distribution, under PerTokenFallback); empty
+	// otherwise. Label shows both.
 	Fallback Strategy
 	Text     string
 	// Sketch is the cloud's outline or draft (sketch strategies).
@@ -219,6 +226,14 @@ func (r *Runner) Run(ctx context.Context, task Task, o Options) (Result, error) 
 		}
 		ctx = egress.WithGrant(ctx, r.Private)
 	}
+	if needsCloud {
+		if err := r.cloudCan(o); err != nil {
+			return res, fmt.Errorf("strategy %s: %w", o.Strategy, err)
+		}
+		if a, ok := r.Cloud.(vocabUser); ok && r.SLM != nil {
+			a.UseVocab(r.SLM)
+		}
+	}
 	if o.Fusion == fusion.Learned && (o.Strategy == Logits || o.Strategy == Speculative) {
 		if o.Comb == nil {
 			return res, errors.New("fusion learned: no CombModel given (train one with cogen fusion train, pass it with --comb FILE)")
@@ -266,6 +281,25 @@ func (r *Runner) Run(ctx context.Context, task Task, o Options) (Result, error) 
 		return r.speculative(ctx, res, public, sysCtx, private, o)
 	}
 	return res, fmt.Errorf("strategy %q: unknown", o.Strategy)
+}
+
+// cloudCan checks, before any request, that the cloud offers what the
+// strategy needs, and names what is missing.
+func (r *Runner) cloudCan(o Options) error {
+	switch o.Strategy {
+	case Logits:
+		return r.Cloud.Can(openaiapi.CapNextTokenTopK)
+	case Speculative:
+		err := r.Cloud.Can(openaiapi.CapSequenceTopK)
+		if err == nil {
+			return nil
+		}
+		if !o.PerTokenFallback {
+			return fmt.Errorf("%w (per-token fusion, the same distribution with a round trip per token, runs when asked for: --per-token-fallback)", err)
+		}
+		return r.Cloud.Can(openaiapi.CapNextTokenTopK)
+	}
+	return r.Cloud.Can(openaiapi.CapChat)
 }
 
 // cloudPiece hands the cloud's whole answer to o.OnToken.

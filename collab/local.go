@@ -13,6 +13,8 @@ import (
 // [Engine] adapts the in-process engine; tests may give their own.
 type LocalModel interface {
 	vocab
+	VocabSize() int
+	IsBOS(tok int32) bool
 	Piece(tok int32) string
 	AppendPiece(dst []byte, tok int32) []byte
 	RenderChat(msgs []llm.Message, addGenerationPrompt bool) (string, error)

@@ -2,6 +2,7 @@ package collab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"github.com/cogenesis/cogenesis/collab/fusion"
 	"github.com/cogenesis/cogenesis/internal/sample"
 	"github.com/cogenesis/cogenesis/llm"
+	"github.com/cogenesis/cogenesis/openaiapi"
 	"github.com/cogenesis/cogenesis/privacy"
 )
 
@@ -158,26 +160,84 @@ func (r *Runner) publicChatTokens(system, user privacy.Public) (privacy.PublicTo
 const tokenizerProbe = "The quick brown fox jumps over the lazy dog. 0123456789 Zürich naïve 東京 🙂\n\tEnd."
 
 // sameTokenizer checks, once per runner, that the cloud tokenizes like the
-// local model: logit fusion adds distributions over token ids, which is
-// meaningless across tokenizers. A cloud without a tokenize endpoint is
-// trusted with a logged notice.
+// local model (see [CheckTokenizer]); a cloud it cannot check is trusted
+// with a logged notice.
 func (r *Runner) sameTokenizer(ctx context.Context) error {
 	r.tokOnce.Do(func() {
-		remote, err := r.Cloud.Tokenize(ctx, privacy.PublicConst(tokenizerProbe))
-		if err != nil {
-			r.logger().Info("cannot check the cloud's tokenizer; assuming it matches the local model's", "err", err)
-			return
-		}
-		local, err := r.SLM.Tokenize(tokenizerProbe, true, false)
-		if err != nil {
+		checked, err := CheckTokenizer(ctx, r.Cloud, r.SLM)
+		switch {
+		case errors.Is(err, ErrTokenizerMismatch):
 			r.tokErr = err
-			return
-		}
-		if !slices.Equal(local, remote) {
-			r.tokErr = fmt.Errorf("logit fusion needs one tokenizer: the cloud tokenizes a probe text into %d tokens, the local model into %d (first difference at token %d)", len(remote), len(local), commonPrefix(local, remote))
+		case !checked:
+			reason := "the cloud has no tokenize endpoint or vocabulary listing"
+			if err != nil {
+				reason = err.Error()
+			}
+			r.logger().Info("cannot check the cloud's tokenizer; assuming it matches the local model's", "reason", reason)
 		}
 	})
 	return r.tokErr
+}
+
+// ErrTokenizerMismatch is matched by the error of a cloud whose tokenizer
+// is not the local model's.
+var ErrTokenizerMismatch = errors.New("logit fusion needs one tokenizer")
+
+// CheckTokenizer reports whether the cloud's tokenizer is the local
+// model's, as logit fusion needs: it adds distributions over token ids,
+// which is meaningless across tokenizers. A cloud with a tokenize endpoint
+// tokenizes a public probe text; one that lists its vocabulary instead
+// (Ollama) is compared token by token. checked is false when the cloud
+// offers neither (a nil error) or the check could not be made (the error
+// says why). A mismatch is an error matching [ErrTokenizerMismatch] that
+// says where the two differ.
+func CheckTokenizer(ctx context.Context, cloud CloudModel, slm LocalModel) (checked bool, err error) {
+	if cloud.Can(openaiapi.CapVocabulary) == nil {
+		l, ok1 := cloud.(vocabLister)
+		t, ok2 := slm.(tokenTexter)
+		if ok1 && ok2 {
+			remote, err := l.Vocabulary(ctx)
+			if err != nil {
+				return false, fmt.Errorf("check the cloud's tokenizer: %w", err)
+			}
+			return true, sameVocabulary(remote, t, slm.VocabSize())
+		}
+	}
+	if cloud.Can(openaiapi.CapTokenize) != nil {
+		return false, nil
+	}
+	remote, err := cloud.Tokenize(ctx, privacy.PublicConst(tokenizerProbe))
+	if err != nil {
+		return false, fmt.Errorf("check the cloud's tokenizer: %w", err)
+	}
+	local, err := slm.Tokenize(tokenizerProbe, true, false)
+	if err != nil {
+		return false, err
+	}
+	if !slices.Equal(local, remote) {
+		return true, fmt.Errorf("%w: the cloud tokenizes a probe text into %d tokens, the local model into %d (first difference at token %d)", ErrTokenizerMismatch, len(remote), len(local), commonPrefix(local, remote))
+	}
+	return true, nil
+}
+
+// vocabularies are a cloud that lists its vocabulary and a local model
+// that gives its tokens' stored texts.
+type (
+	vocabLister interface {
+		Vocabulary(ctx context.Context) ([]string, error)
+	}
+	tokenTexter interface{ TokenText(tok int32) string }
+)
+
+// sameVocabulary compares the cloud's vocabulary with the local model's
+// n tokens, token by token.
+func sameVocabulary(remote []string, t tokenTexter, n int) error {
+	for i := range max(n, len(remote)) {
+		if i >= n || i >= len(remote) || remote[i] != t.TokenText(int32(i)) {
+			return fmt.Errorf("%w: the cloud's vocabulary has %d tokens, the local model's %d, and they differ from token %d on", ErrTokenizerMismatch, len(remote), n, i)
+		}
+	}
+	return nil
 }
 
 // weigher gives the small model's fusion weight for one step: 0.5 for

@@ -34,7 +34,12 @@ func (c *chatOnly) Tokenize(context.Context, privacy.Public) ([]int32, error) {
 	return nil, errors.New("chat only")
 }
 
-func (c *chatOnly) Can(openaiapi.Capability) error { return openaiapi.ErrUnsupported }
+func (c *chatOnly) Can(cp openaiapi.Capability) error {
+	if cp == openaiapi.CapChat {
+		return nil
+	}
+	return openaiapi.ErrUnsupported
+}
 
 // TestLLMStrategyThroughChatSeam runs the llm strategy against a cloud
 // given as an interface (no engine, no HTTP): the cloud gets the paper's
@@ -69,6 +74,8 @@ func TestLLMStrategyThroughChatSeam(t *testing.T) {
 type byteModel struct{ seqs []*byteSeq }
 
 func (byteModel) IsEOG(int32) bool                              { return false }
+func (byteModel) IsBOS(int32) bool                              { return false }
+func (byteModel) VocabSize() int                                { return 256 }
 func (byteModel) Piece(t int32) string                          { return string(rune(t)) }
 func (byteModel) AppendPiece(dst []byte, t int32) []byte        { return append(dst, byte(t)) }
 func (byteModel) ContextSize() int                              { return 1 << 16 }

@@ -56,8 +56,9 @@ func (s SpecStats) MeanGamma() float64 {
 
 // speculative runs speculative fusion; see [Speculative]. A cloud that
 // cannot score a sequence in one request (CapSequenceTopK) gets per-token
-// fusion instead, with the same output distribution, and the result says
-// so (Result.Fallback, shown as "speculative→logits").
+// fusion instead when o.PerTokenFallback allows it (Run refuses it
+// otherwise), with the same output distribution, and the result says so
+// (Result.Fallback, shown as "speculative→logits").
 func (r *Runner) speculative(ctx context.Context, res Result, public privacy.Public, system, private string, o Options) (Result, error) {
 	if err := r.Cloud.Can(openaiapi.CapSequenceTopK); err != nil {
 		r.logger().Info("speculative fusion unavailable here; running per-token fusion", "reason", err)

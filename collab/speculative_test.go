@@ -3,12 +3,15 @@
 package collab_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -208,12 +211,16 @@ func TestTopKAndMinPShapeFusion(t *testing.T) {
 
 // TestSpeculativeAgainstCloudWithoutSequenceScoring points speculative
 // fusion at a cloud of a kind that cannot score a sequence in one request
-// (llama.cpp's server, here a stand-in answering /completion): it runs
-// per-token fusion and says so, with the tokens per-token fusion gives.
+// (llama.cpp's server, here a stand-in answering /completion). Without
+// PerTokenFallback the run is refused before any request, as unsupported,
+// naming the capability and the option; with it, per-token fusion runs
+// and says so, with the tokens per-token fusion gives.
 func TestSpeculativeAgainstCloudWithoutSequenceScoring(t *testing.T) {
 	slmPath := enginetest.SharedModel(t)
 	slm := openShared(t, slmPath, llamacpp.Options{ContextSize: 512, Threads: 2, Precise: true, Parallel: 2})
+	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
 		if r.URL.Path != "/completion" {
 			http.NotFound(w, r)
 			return
@@ -235,11 +242,22 @@ func TestSpeculativeAgainstCloudWithoutSequenceScoring(t *testing.T) {
 	v := &privacy.Vault{Name: privacy.NewPrivate("Ada Quill"), Profile: privacy.NewPrivate("Name: Ada Quill")}
 	r := &collab.Runner{SLM: collab.Engine(slm), Cloud: collab.NewCloud(c), Guard: privacy.NewGuard(v)}
 	task := collab.TaskFromVault(v, privacy.SplitTask("Write a poem: about the sea"))
+
+	_, err = r.Run(t.Context(), task, collab.Options{Strategy: collab.Speculative, MaxTokens: 12, IgnoreEOG: true})
+	if ue, ok := errors.AsType[*openaiapi.UnsupportedError](err); !ok || !errors.Is(err, openaiapi.ErrUnsupported) ||
+		ue.Capability != openaiapi.CapSequenceTopK || !strings.Contains(err.Error(), string(openaiapi.CapSequenceTopK)) ||
+		!strings.Contains(err.Error(), "--per-token-fallback") {
+		t.Fatalf("speculative without PerTokenFallback: err = %v, want ErrUnsupported naming %q and --per-token-fallback", err, openaiapi.CapSequenceTopK)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Fatalf("the refused run sent %d requests", n)
+	}
+
 	per, err := r.Run(t.Context(), task, collab.Options{Strategy: collab.Logits, MaxTokens: 12, IgnoreEOG: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, err := r.Run(t.Context(), task, collab.Options{Strategy: collab.Speculative, MaxTokens: 12, IgnoreEOG: true})
+	spec, err := r.Run(t.Context(), task, collab.Options{Strategy: collab.Speculative, MaxTokens: 12, IgnoreEOG: true, PerTokenFallback: true})
 	if err != nil {
 		t.Fatal(err)
 	}

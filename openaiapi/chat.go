@@ -39,6 +39,9 @@ func (c *Client) checkChat(req *ChatCompletionRequest) error {
 	if req.Model == "" {
 		req.Model = c.model
 	}
+	if c.kind == KindLlamaCpp && req.LogitBias == nil {
+		req.LogitBias = c.withheld.biasMap()
+	}
 	if req.Logprobs || req.TopLogprobs > 0 {
 		if err := c.checkTopK(req.TopLogprobs); err != nil {
 			return err

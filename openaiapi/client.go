@@ -119,6 +119,9 @@ type Client struct {
 	requests atomic.Int64
 	prompt   atomic.Int64
 	complete atomic.Int64
+	// withheld are the tokens a llama.cpp server withheld from next-token
+	// answers (see llamaNextTopK).
+	withheld bannedTokens
 }
 
 // New returns a client for cfg. It reads the API key from the environment

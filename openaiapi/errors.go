@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -23,6 +25,9 @@ var (
 	// ErrStreamTruncated is matched when a stream ended, or was cut, before
 	// its [DONE] event.
 	ErrStreamTruncated = errors.New("stream ended before [DONE]")
+	// ErrContextExceeded is matched by an [*APIError] for a request longer
+	// than the server's context.
+	ErrContextExceeded = errors.New("request exceeds the server's context")
 )
 
 // APIError is an error answer from the server: a non-2xx status, with the
@@ -37,6 +42,11 @@ type APIError struct {
 	Type    string
 	Code    string
 	Message string
+	// ContextExceeded is set when the server said the request does not
+	// fit its context; PromptTokens and ContextSize are then the request's
+	// size and the context's, in tokens, or 0 where the server did not say.
+	ContextExceeded           bool
+	PromptTokens, ContextSize int
 }
 
 // Error returns "status <n>[ <type>][ (<code>)]: <message>", or "server
@@ -61,8 +71,19 @@ func (e *APIError) Error() string {
 	if msg != "" {
 		b.WriteString(": " + msg)
 	}
+	if e.ContextExceeded {
+		b.WriteString(" (")
+		if e.PromptTokens > 0 && e.ContextSize > 0 {
+			fmt.Fprintf(&b, "the request needs %d tokens, the server's context holds %d: ", e.PromptTokens, e.ContextSize)
+		}
+		b.WriteString(contextHint + ")")
+	}
 	return b.String()
 }
+
+// contextHint says how to give a server a larger context.
+const contextHint = "start the server with a larger context (llama-server -c/--ctx-size, vLLM --max-model-len, Ollama num_ctx or OLLAMA_CONTEXT_LENGTH), " +
+	"within the model's training context, which llama-server never exceeds; or shorten the request (--max-tokens)"
 
 // Unwrap returns [ErrRateLimited] for 429, [ErrUnauthorized] for 401 and
 // 403, and nil otherwise.
@@ -73,7 +94,48 @@ func (e *APIError) Unwrap() error {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return ErrUnauthorized
 	}
+	if e.ContextExceeded {
+		return ErrContextExceeded
+	}
 	return nil
+}
+
+// vLLM's messages for a request longer than --max-model-len
+// (vllm/entrypoints/openai/serving_engine.py): "This model's maximum
+// context length is 2048 tokens. However, you requested 2100 tokens (...)",
+// and in later versions "... However, you requested 100 output tokens and
+// your prompt contains at least 2001 input tokens, for a total of at least
+// 2101 tokens."
+var (
+	vllmContext = regexp.MustCompile(`maximum context length is (\d+) tokens\. However, you requested (\d+) tokens`)
+	vllmTotal   = regexp.MustCompile(`maximum context length is (\d+) tokens\. However, .* for a total of at least (\d+) tokens`)
+)
+
+// ollamaTooLong is Ollama's message for a prompt longer than num_ctx
+// when truncation is off (runner/llamarunner/runner.go errorInputTooLong).
+const ollamaTooLong = "the input length exceeds the context length"
+
+// contextSizes fills in PromptTokens and ContextSize from a context-size
+// error: llama.cpp's exceed_context_size_error carries both as fields;
+// vLLM says them in its message.
+func (e *APIError) contextSizes(d ErrorDetail) {
+	if d.Type == "exceed_context_size_error" || d.NCtx > 0 {
+		e.ContextExceeded, e.PromptTokens, e.ContextSize = true, d.NPromptTokens, d.NCtx
+		return
+	}
+	if strings.Contains(d.Message, ollamaTooLong) {
+		e.ContextExceeded = true
+		return
+	}
+	m := vllmContext.FindStringSubmatch(d.Message)
+	if m == nil {
+		m = vllmTotal.FindStringSubmatch(d.Message)
+	}
+	if m != nil {
+		e.ContextExceeded = true
+		e.ContextSize, _ = strconv.Atoi(m[1])
+		e.PromptTokens, _ = strconv.Atoi(m[2])
+	}
 }
 
 // maxMessage bounds the length of a server message kept in an [APIError].
@@ -102,12 +164,16 @@ func parseAPIError(status int, body, reqBody []byte, key string) *APIError {
 		case len(env.Error) > 0 && env.Error[0] == '{' && json.Unmarshal(env.Error, &d) == nil:
 			// OpenAI, vLLM, llama.cpp: {"error": {...}}.
 			e.Type, e.Code, e.Message = d.Type, string(d.Code), d.Message
+			e.contextSizes(d)
 		case len(env.Error) > 0 && env.Error[0] == '"':
 			// Ollama: {"error": "..."}.
 			_ = json.Unmarshal(env.Error, &e.Message) // a string literal always decodes
 		default:
 			// Old vLLM: {"object": "error", "message": ...}.
 			e.Type, e.Code, e.Message = env.Type, string(env.Code), env.Message
+		}
+		if !e.ContextExceeded {
+			e.contextSizes(ErrorDetail{Type: e.Type, Message: e.Message})
 		}
 	}
 	e.Message = scrubMessage(e.Message, reqBody, key)

@@ -16,6 +16,10 @@ const (
 	KindSGLang   Kind = "sglang"
 	KindLlamaCpp Kind = "llamacpp"
 	KindOllama   Kind = "ollama"
+
+	// KindAuto is not a server: it asks [ResolveKind] to detect the kind
+	// with [Client.Detect]. A [Client] always has one of the kinds above.
+	KindAuto Kind = "auto"
 )
 
 // Kinds returns every known kind.
@@ -23,8 +27,22 @@ func Kinds() []Kind {
 	return []Kind{KindOpenAI, KindVLLM, KindSGLang, KindLlamaCpp, KindOllama}
 }
 
-// Valid reports whether k is a known kind.
+// Valid reports whether k is a known kind of server. [KindAuto] is not
+// one: a client needs a real kind (see [ParseKind] for user input).
 func (k Kind) Valid() bool { return slices.Contains(Kinds(), k) }
+
+// ParseKind parses a kind a user gave (a flag or a config value): one of
+// [Kinds], or "auto" ([KindAuto]) to detect it. An empty string is auto.
+func ParseKind(s string) (Kind, error) {
+	k := Kind(s)
+	switch {
+	case k == "" || k == KindAuto:
+		return KindAuto, nil
+	case k.Valid():
+		return k, nil
+	}
+	return "", fmt.Errorf("unknown server kind %q: want auto, openai, vllm, sglang, llamacpp or ollama", s)
+}
 
 // Capability is something a collaboration strategy may need from a cloud
 // server.
@@ -46,6 +64,10 @@ const (
 	CapPromptLogprobs Capability = "prompt_logprobs"
 	// CapTokenize is a tokenize and detokenize endpoint.
 	CapTokenize Capability = "tokenize"
+	// CapVocabulary is the model's vocabulary as a list of token texts
+	// (Ollama's /api/show, verbose), for checking a tokenizer where there
+	// is no tokenize endpoint.
+	CapVocabulary Capability = "vocabulary listing"
 )
 
 var capabilities = map[Kind][]Capability{
@@ -53,7 +75,7 @@ var capabilities = map[Kind][]Capability{
 	KindVLLM:     {CapChat, CapNextTokenTopK, CapTokenIDPrompt, CapSequenceTopK, CapPromptLogprobs, CapTokenize},
 	KindSGLang:   {CapChat, CapNextTokenTopK, CapTokenIDPrompt, CapSequenceTopK, CapTokenize},
 	KindLlamaCpp: {CapChat, CapNextTokenTopK, CapTokenIDPrompt, CapTokenize},
-	KindOllama:   {CapChat, CapNextTokenTopK},
+	KindOllama:   {CapChat, CapNextTokenTopK, CapVocabulary},
 }
 
 // Supports reports whether a server of kind k offers c.

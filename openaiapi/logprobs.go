@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/cogenesis/cogenesis/llm"
 )
@@ -30,6 +31,7 @@ var (
 	epLlamaNext   = endpoint{op: "next-token top-k", method: http.MethodPost, path: "/completion", native: true}
 	epOllamaNext  = endpoint{op: "next-token top-k", method: http.MethodPost, path: "/api/generate", native: true}
 	epTokenize    = endpoint{op: "tokenize", method: http.MethodPost, path: "/tokenize", native: true}
+	epOllamaShow  = endpoint{op: "vocabulary", method: http.MethodPost, path: "/api/show", native: true}
 	epDetokenize  = endpoint{op: "detokenize", method: http.MethodPost, path: "/detokenize", native: true}
 	errEmptyInput = errors.New("empty prompt")
 )
@@ -79,41 +81,9 @@ func (c *Client) nextTopK(ctx context.Context, prompt Prompt, k int) ([]llm.TopL
 	zero := 0.0
 	switch c.kind {
 	case KindLlamaCpp:
-		var resp LlamaCompletionResponse
-		req := LlamaCompletionRequest{Prompt: prompt, NPredict: 1, NProbs: k, CachePrompt: true}
-		if err := c.doJSON(ctx, epLlamaNext, req, &resp); err != nil {
-			return nil, err
-		}
-		c.addUsage(resp.TokensEvaluated, resp.TokensPredicted)
-		if len(resp.CompletionProbabilities) == 0 {
-			return nil, fmt.Errorf("%s: response has no completion_probabilities", op)
-		}
-		top, err := llamaTop(resp.CompletionProbabilities[0], k)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
-		}
-		return top, nil
+		return c.llamaNextTopK(ctx, prompt, k)
 	case KindOllama:
-		no := false
-		req := OllamaGenerateRequest{
-			Model: c.model, Prompt: prompt.Text, Raw: true, Stream: &no,
-			Logprobs: true, TopLogprobs: k,
-			Options: OllamaOptions{NumPredict: 1, Temperature: &zero},
-		}
-		var resp OllamaGenerateResponse
-		if err := c.doJSON(ctx, epOllamaNext, req, &resp); err != nil {
-			return nil, err
-		}
-		c.addUsage(resp.PromptEvalCount, resp.EvalCount)
-		if len(resp.Logprobs) == 0 {
-			return nil, fmt.Errorf("%s: response has no logprobs (ollama older than 0.12.11?)", op)
-		}
-		top := make([]llm.TopLogprob, 0, k)
-		for _, t := range resp.Logprobs[0].TopLogprobs {
-			top = append(top, llm.TopLogprob{Token: NoToken, Text: t.Token, Logprob: t.Logprob})
-		}
-		slices.SortStableFunc(top, func(a, b llm.TopLogprob) int { return cmp.Compare(b.Logprob, a.Logprob) })
-		return top[:min(k, len(top))], nil
+		return c.ollamaNextTopK(ctx, prompt.Text, k)
 	}
 	// vLLM and SGLang.
 	one := 1
@@ -327,6 +297,188 @@ func llamaTop(p LlamaTokenProb, k int) ([]llm.TopLogprob, error) {
 	}
 	slices.SortStableFunc(top, func(a, b llm.TopLogprob) int { return cmp.Compare(b.Logprob, a.Logprob) })
 	return top[:min(k, len(top))], nil
+}
+
+// ollamaTries are the generation settings of successive attempts at an
+// Ollama next-token query; see ollamaNextTopK.
+var ollamaTries = []struct {
+	predict int
+	temp    float64
+	seed    int64
+}{
+	{1, 0, 0},
+	{1, 1, 1}, {1, 1, 2}, {1, 1, 3}, {1, 1, 4}, {1, 1, 5}, {1, 1, 6}, {1, 1, 7}, {1, 1, 8},
+	{1, 100, 1}, {1, 100, 2}, {1, 100, 3}, {1, 100, 4}, {1, 100, 5}, {1, 100, 6}, {1, 100, 7}, {1, 100, 8},
+}
+
+// ollamaNextTopK asks Ollama's /api/generate (raw, so that the prompt is
+// continued as given) for the top k after prompt. Ollama computes them
+// from the raw logits, whatever it samples, but reports them only with
+// text it sends: it holds back a token whose text is incomplete UTF-8
+// until the text is whole, drops what never becomes whole, and reports
+// nothing for an end-of-generation token (runner/llamarunner/runner.go,
+// flushPending and processBatch); a lone invalid byte never becomes whole,
+// so generating on does not help. So one greedy token is tried first, and
+// when it brings no log-probabilities (the likeliest token was such a
+// token), seeded samples of one token at temperature 1, then at 100
+// (nearly uniform), until one draws a token Ollama reports. Every answer
+// is of the one position after the prompt.
+func (c *Client) ollamaNextTopK(ctx context.Context, prompt string, k int) ([]llm.TopLogprob, error) {
+	op := epOllamaNext.op
+	no := false
+	for _, try := range ollamaTries {
+		temp, seed := try.temp, try.seed
+		req := OllamaGenerateRequest{
+			Model: c.model, Prompt: prompt, Raw: true, Stream: &no,
+			Logprobs: true, TopLogprobs: k, Truncate: &no,
+			Options: OllamaOptions{NumPredict: try.predict, Temperature: &temp, Seed: &seed},
+		}
+		var resp OllamaGenerateResponse
+		if err := c.doJSON(ctx, epOllamaNext, req, &resp); err != nil {
+			return nil, err
+		}
+		c.addUsage(resp.PromptEvalCount, resp.EvalCount)
+		if len(resp.Logprobs) == 0 {
+			continue
+		}
+		top := make([]llm.TopLogprob, 0, k)
+		for _, t := range resp.Logprobs[0].TopLogprobs {
+			top = append(top, llm.TopLogprob{Token: NoToken, Text: t.Token, Logprob: t.Logprob})
+		}
+		slices.SortStableFunc(top, func(a, b llm.TopLogprob) int { return cmp.Compare(b.Logprob, a.Logprob) })
+		return top[:min(k, len(top))], nil
+	}
+	return nil, fmt.Errorf("%s: ollama sent no logprobs in %d tries (older than 0.12.11, or every try ended generation at once)", op, len(ollamaTries))
+}
+
+// maxWithheld bounds the retries of one llama.cpp next-token query, each
+// of which bans one more withheld token.
+const maxWithheld = 32
+
+// llamaNextTopK asks llama.cpp's /completion for the top k after prompt.
+// The server answers by sampling one token, here greedily so that the
+// answer is deterministic, and reports the raw distribution of that
+// position. But it withholds a sampled token whose text ends in an
+// incomplete UTF-8 sequence (a byte token, a piece of a multi-byte
+// character), and with it the probabilities ("tokens": [] and no
+// completion_probabilities; tools/server/server-context.cpp,
+// process_token). return_tokens names the withheld token anyway; the
+// query is then sent again with that token banned through logit_bias,
+// which changes which token is sampled but not the reported probabilities
+// (they come from the logits, before the sampler chain). Banned tokens are
+// remembered, so later queries ban them from the start.
+func (c *Client) llamaNextTopK(ctx context.Context, prompt Prompt, k int) ([]llm.TopLogprob, error) {
+	op := epLlamaNext.op
+	zero := 0.0
+	for range maxWithheld + 1 {
+		req := LlamaCompletionRequest{
+			Prompt: prompt, NPredict: 1, NProbs: k, Temperature: &zero,
+			CachePrompt: true, ReturnTokens: true, LogitBias: c.withheld.bias(),
+		}
+		var resp LlamaCompletionResponse
+		if err := c.doJSON(ctx, epLlamaNext, req, &resp); err != nil {
+			return nil, err
+		}
+		c.addUsage(resp.TokensEvaluated, resp.TokensPredicted)
+		if len(resp.CompletionProbabilities) > 0 {
+			top, err := llamaTop(resp.CompletionProbabilities[0], k)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", op, err)
+			}
+			return top, nil
+		}
+		if len(resp.Tokens) == 0 || !c.withheld.add(resp.Tokens[0]) {
+			return nil, fmt.Errorf("%s: response has no completion_probabilities (tokens %v, stop type %q)", op, resp.Tokens, resp.StopType)
+		}
+		c.logger.Debug("next-token top-k: the server withheld a partial UTF-8 token; asking again with it banned", logKeyOp, op, "token", resp.Tokens[0])
+	}
+	return nil, fmt.Errorf("%s: the server withheld %d sampled tokens in a row as incomplete UTF-8", op, maxWithheld)
+}
+
+// bannedTokens is the set of tokens a llama.cpp server withheld, as a
+// logit_bias that bans them.
+type bannedTokens struct {
+	mu  sync.Mutex
+	ids []int32
+}
+
+// add adds id and reports whether it was new.
+func (b *bannedTokens) add(id int32) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if slices.Contains(b.ids, id) {
+		return false
+	}
+	b.ids = append(b.ids, id)
+	return true
+}
+
+// BanTokens bans ids from a llama.cpp server's sampling, in next-token
+// queries and chat completions, through logit_bias. Give it the tokens
+// whose text alone is not valid UTF-8 (tokmap.Map.Invalid): the server
+// withholds such a token's probabilities, and its output parser (since
+// late 2025) fails with HTTP 500 on generated text that ends inside one.
+// A ban changes what the server samples, never the log-probabilities a
+// next-token query reports; a chat completion can then no longer write a
+// character that only byte tokens spell. Other kinds ignore it.
+func (c *Client) BanTokens(ids []int32) {
+	for _, id := range ids {
+		c.withheld.add(id)
+	}
+}
+
+func (b *bannedTokens) biasMap() map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.ids) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(b.ids))
+	for _, id := range b.ids {
+		out[strconv.Itoa(int(id))] = false
+	}
+	return out
+}
+
+func (b *bannedTokens) bias() [][2]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.ids) == 0 {
+		return nil
+	}
+	out := make([][2]any, len(b.ids))
+	for i, id := range b.ids {
+		out[i] = [2]any{id, false}
+	}
+	return out
+}
+
+// Vocabulary returns the text of every token of the server's model, by id,
+// as the GGUF stores it (tokenizer.ggml.tokens: "▁the", "<0x44>"). Only
+// Ollama offers it (POST /api/show, verbose); it is how its tokenizer is
+// checked, having no tokenize endpoint.
+func (c *Client) Vocabulary(ctx context.Context) ([]string, error) {
+	op := epOllamaShow.op
+	if err := c.kind.Require(CapVocabulary); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	var resp OllamaShowResponse
+	if err := c.doJSON(ctx, epOllamaShow, OllamaShowRequest{Model: c.model, Verbose: true}, &resp); err != nil {
+		return nil, err
+	}
+	list, ok := resp.ModelInfo["tokenizer.ggml.tokens"].([]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: the answer has no tokenizer.ggml.tokens", op)
+	}
+	out := make([]string, len(list))
+	for i, v := range list {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("%s: token %d is not a string", op, i)
+		}
+		out[i] = s
+	}
+	return out, nil
 }
 
 // Tokenize returns the token ids of text (vLLM and SGLang /tokenize, or

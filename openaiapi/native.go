@@ -18,6 +18,14 @@ type LlamaCompletionRequest struct {
 	// ("prob", "top_probs") instead of log-probabilities of the raw
 	// distribution ("logprob", "top_logprobs").
 	PostSamplingProbs bool `json:"post_sampling_probs,omitempty"`
+	// ReturnTokens asks for the ids of the sampled tokens ("tokens"),
+	// including one the server withholds from the text and the
+	// probabilities because it ends in an incomplete UTF-8 sequence.
+	ReturnTokens bool `json:"return_tokens,omitempty"`
+	// LogitBias pairs a token id with a bias, or with false to ban the
+	// token. It acts in the sampler chain only: the raw probabilities
+	// reported without PostSamplingProbs do not change.
+	LogitBias [][2]any `json:"logit_bias,omitempty"`
 }
 
 // LlamaCompletionResponse is the answer of the llama.cpp server's native
@@ -76,11 +84,14 @@ type OllamaGenerateRequest struct {
 	Prompt string `json:"prompt"`
 	// Raw skips the model's prompt template, so that the prompt is
 	// continued exactly as given.
-	Raw         bool          `json:"raw,omitempty"`
-	Stream      *bool         `json:"stream,omitempty"`
-	Logprobs    bool          `json:"logprobs,omitempty"`
-	TopLogprobs int           `json:"top_logprobs,omitempty"`
-	Options     OllamaOptions `json:"options,omitzero"`
+	Raw         bool  `json:"raw,omitempty"`
+	Stream      *bool `json:"stream,omitempty"`
+	Logprobs    bool  `json:"logprobs,omitempty"`
+	TopLogprobs int   `json:"top_logprobs,omitempty"`
+	// Truncate false makes a prompt longer than the context an error;
+	// Ollama otherwise drops its middle silently.
+	Truncate *bool         `json:"truncate,omitempty"`
+	Options  OllamaOptions `json:"options,omitzero"`
 }
 
 // OllamaOptions are the model options of an [OllamaGenerateRequest].
@@ -117,4 +128,18 @@ type OllamaTokenLogprob struct {
 	Token   string  `json:"token"`
 	Logprob float64 `json:"logprob"`
 	Bytes   []int   `json:"bytes,omitempty"`
+}
+
+// OllamaShowRequest is the body of Ollama's POST /api/show.
+type OllamaShowRequest struct {
+	Model string `json:"model"`
+	// Verbose adds the long metadata arrays, such as the tokenizer's
+	// tokens, to ModelInfo.
+	Verbose bool `json:"verbose,omitempty"`
+}
+
+// OllamaShowResponse is the part of Ollama's POST /api/show answer that
+// cogenesis reads: the model's GGUF metadata.
+type OllamaShowResponse struct {
+	ModelInfo map[string]any `json:"model_info"`
 }

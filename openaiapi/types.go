@@ -58,6 +58,10 @@ type ChatCompletionRequest struct {
 	GuidedRegex string `json:"guided_regex,omitempty"`
 	// Grammar is the llama.cpp server's name for a GBNF grammar.
 	Grammar string `json:"grammar,omitempty"`
+	// LogitBias maps a token id, in decimal, to a bias added to its logit
+	// (OpenAI: -100 to 100); llama.cpp's server also takes false, which
+	// bans the token.
+	LogitBias map[string]any `json:"logit_bias,omitempty"`
 }
 
 // StreamOptions configures a streaming response.
@@ -481,6 +485,11 @@ type ErrorDetail struct {
 	Type    string    `json:"type"`
 	Param   *string   `json:"param"`
 	Code    ErrorCode `json:"code"`
+	// NPromptTokens and NCtx come with llama.cpp's
+	// exceed_context_size_error: the request's size and the slot's
+	// context, both in tokens.
+	NPromptTokens int `json:"n_prompt_tokens,omitempty"`
+	NCtx          int `json:"n_ctx,omitempty"`
 }
 
 // ErrorCode is the "code" of an [ErrorDetail]. OpenAI sends a string or

@@ -48,6 +48,7 @@ Commands:
   synth         synthesize a context-aware dataset with a cloud model (resumable)
   eval          evaluate strategies: judge, pairwise, BLEU/ROUGE-L, the paper's tables and figures
   cloud         serve a model over the OpenAI protocol, shaped like vLLM
+  cloud check   which strategies a cloud server supports, before a run
   serve         the gateway: strategies over the OpenAI protocol, the vault API and a web UI
   vault         the on-device vault of users' private context (import, list, export, token)
   testmodel     write a random-weight GGUF test model

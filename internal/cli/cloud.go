@@ -22,6 +22,9 @@ import (
 const cloudKeyEnv = "COGEN_CLOUD_API_KEY"
 
 func runCloud(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "check" {
+		return runCloudCheck(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("cloud", flag.ContinueOnError)
 	var (
 		model   = fs.String("model", "", "GGUF path or hf://OWNER/REPO/FILE.gguf")
@@ -36,6 +39,7 @@ func runCloud(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&ef.parallel, "parallel", 4, "sequences served at once (batched together)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: cogen cloud --model PATH [--addr 127.0.0.1:8088] [--api-key KEY] [--parallel N] [--latency 50ms]")
+		fmt.Fprintln(stderr, "       cogen cloud check --llm URL [--llm-kind auto] [--slm MODEL] [--top-k N]   (what a cloud server offers)")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args, stderr); err != nil {

@@ -37,12 +37,13 @@ type collabFlags struct {
 	cloudMax  int
 	comb      string
 	gamma     int
+	perToken  bool
 }
 
 func (c *collabFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.strategy, "strategy", "", "collaboration strategy: llm, llm-context, slm, sketch, sketch-full, logits, speculative (none: the local model alone, no context)")
 	fs.StringVar(&c.llm, "llm", "", "cloud model: an OpenAI-compatible base URL, or local:PATH to serve a GGUF in-process on loopback")
-	fs.StringVar(&c.llmKind, "llm-kind", "vllm", "cloud server software: openai, vllm, sglang, llamacpp, ollama")
+	fs.StringVar(&c.llmKind, "llm-kind", "auto", llmKindHelp)
 	fs.StringVar(&c.llmModel, "llm-model", "", "cloud model name")
 	fs.StringVar(&c.user, "user", "", "user file (TOML or JSON) with the private context")
 	fs.StringVar(&c.dataset, "dataset", "", "context-aware dataset file (the paper's context_dev.json format)")
@@ -56,7 +57,11 @@ func (c *collabFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.cloudMax, "cloud-max-tokens", 512, "most tokens the cloud writes (outline or draft)")
 	fs.StringVar(&c.comb, "comb", "", "CombModel file (safetensors, from cogen fusion train) for --fusion learned")
 	fs.IntVar(&c.gamma, "gamma", 0, "speculative: first draft length (default 4, then adaptive)")
+	fs.BoolVar(&c.perToken, "per-token-fallback", false, perTokenFallbackHelp)
 }
+
+// perTokenFallbackHelp is the help text of every --per-token-fallback flag.
+const perTokenFallbackHelp = "speculative against a cloud that cannot score a sequence in one request (llama.cpp's server, Ollama): run per-token fusion instead (same output distribution, one round trip per token) rather than refuse"
 
 // loadTask returns the user's guard input and task from --user or
 // --dataset.
@@ -123,6 +128,7 @@ func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags
 	guard := privacy.NewGuard(vault)
 	grant := privateGrant(c.allowPriv)
 	r := &collab.Runner{Guard: guard, Private: grant, Logger: slog.Default()}
+	var cloudKind openaiapi.Kind // the resolved kind of the cloud server
 	var detok func([]int32) string
 	if st != collab.LLM && st != collab.LLMContext {
 		// With-context prompts are long.
@@ -157,19 +163,20 @@ func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags
 			return err
 		}
 		defer closeCloud()
-		r.Cloud = cloud
+		r.Cloud, cloudKind = cloud, cloud.Client().Kind()
 		defer fmt.Fprintf(stderr, "audit: %s\n", path)
 	}
 	res, err := r.Run(ctx, task, collab.Options{
 		Strategy: st, MaxTokens: sf.maxTokens, Sample: params, Fusion: method, Schedule: sched,
 		TopK: c.topK, CloudMaxTokens: c.cloudMax, Trace: c.trace != "", Comb: comb, Gamma: c.gamma,
+		PerTokenFallback: c.perToken,
 	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, res.Text)
 	if res.Fallback != "" {
-		fmt.Fprintf(stderr, "ran %s: a %s cloud cannot score a sequence in one request, so each token took a round trip (same output distribution)\n", res.Label(), c.llmKind)
+		fmt.Fprintf(stderr, "ran %s: a %s cloud cannot score a sequence in one request, so each token took a round trip (same output distribution)\n", res.Label(), cloudKind)
 	}
 	if res.Redactions > 0 {
 		fmt.Fprintf(stderr, "guard: %d private spans redacted from the public instruction\n", res.Redactions)
@@ -224,37 +231,56 @@ type cloudConfig struct {
 
 // dialCloud connects to the cloud of cfg.Target through the egress: every
 // request is checked by the guard and recorded in the audit log at
-// auditPath before it leaves. close stops a local cloud and closes the
-// log.
+// auditPath before it leaves. The kind of a URL's server is resolved first
+// (resolveCloudKind: detected for auto, checked otherwise). close stops a
+// local cloud and closes the log.
 func dialCloud(ctx context.Context, cfg cloudConfig, auditPath, cacheDir string, stderr io.Writer) (cloud *collab.Cloud, close func(), err error) {
-	if cfg.Target, err = resolveTarget(ctx, cfg.Target, cacheDir, stderr); err != nil {
+	c, _, close, err := dialCloudClient(ctx, cfg, auditPath, cacheDir, stderr)
+	if err != nil {
 		return nil, nil, err
+	}
+	return collab.NewCloud(c), close, nil
+}
+
+// dialCloudClient is dialCloud's client, with what the detection of its
+// kind found (for a local:MODEL target, which is always cogen cloud, only
+// Kind, URL and Evidence are set).
+func dialCloudClient(ctx context.Context, cfg cloudConfig, auditPath, cacheDir string, stderr io.Writer) (c *openaiapi.Client, d openaiapi.Detection, close func(), err error) {
+	if cfg.Target, err = resolveTarget(ctx, cfg.Target, cacheDir, stderr); err != nil {
+		return nil, d, nil, err
 	}
 	log, err := audit.Open(auditPath)
 	if err != nil {
-		return nil, nil, err
+		return nil, d, nil, err
 	}
 	logger := slog.Default().With("component", "cloud")
 	api, local, err := localcloud.Target(cfg.Target, openaiapi.Config{Kind: cfg.Kind, Model: cfg.Model, Timeout: 5 * time.Minute, Logger: logger},
 		localcloud.Options{Latency: cfg.Latency, Threads: cfg.Threads, Logger: logger})
 	if err != nil {
 		log.Close()
-		return nil, nil, err
+		return nil, d, nil, err
 	}
-	c, err := egress.Dial(egress.Config{Policy: egress.User, Log: log, Guard: cfg.Guard, Detokenize: cfg.Detokenize, Private: cfg.Private}, api)
+	closeAll := func() {
+		if local != nil {
+			local.Close()
+		}
+		log.Close()
+	}
+	ecfg := egress.Config{Policy: egress.User, Log: log, Guard: cfg.Guard, Detokenize: cfg.Detokenize, Private: cfg.Private}
+	if local == nil {
+		api, d, err = resolveCloudKind(ctx, ecfg, api)
+	} else {
+		d = openaiapi.Detection{URL: strings.TrimSuffix(api.BaseURL, "/v1"), Kind: api.Kind, Conclusive: true,
+			Evidence: "local: targets are served by cogen cloud, which speaks vLLM's protocol"}
+	}
+	if err == nil {
+		c, err = egress.Dial(ecfg, api)
+	}
 	if err != nil {
-		if local != nil {
-			local.Close()
-		}
-		log.Close()
-		return nil, nil, err
+		closeAll()
+		return nil, d, nil, err
 	}
-	return collab.NewCloud(c), func() {
-		if local != nil {
-			local.Close()
-		}
-		log.Close()
-	}, nil
+	return c, d, closeAll, nil
 }
 
 // resolveTarget turns the MODEL of a "local:MODEL" cloud target (a path or

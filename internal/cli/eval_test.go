@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cogenesis/cogenesis/internal/audit"
 	"github.com/cogenesis/cogenesis/internal/cli"
 	"github.com/cogenesis/cogenesis/internal/cloud"
 	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
@@ -217,8 +218,20 @@ fusion = "max"
 		Usage []eval.UsageRow `json:"usage"`
 	}
 	readJSON(t, filepath.Join(out, "results.json"), &res)
-	if res.Judge.Requests != 80 || res.Judge.Private == 0 || res.Judge.Unrated != 0 || res.Judge.Cost <= 0 {
-		t.Errorf("judge usage %+v", res.Judge)
+	// Beside the 80 judge requests, the judge's log holds the bodiless GETs
+	// that detected its kind (no kind given: auto).
+	judgeLog, err := audit.Read(filepath.Join(out, "judge-audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	probes := 0
+	for _, a := range judgeLog {
+		if a.Method == http.MethodGet && a.Bytes == 0 {
+			probes++
+		}
+	}
+	if probes == 0 || res.Judge.Requests != 80+probes || res.Judge.Private == 0 || res.Judge.Unrated != 0 || res.Judge.Cost <= 0 {
+		t.Errorf("judge usage %+v, %d detection probes", res.Judge, probes)
 	}
 	if u := res.Usage[1]; u.Requests == 0 || u.CloudCalls == 0 || u.Leaks != 0 || u.Cost <= 0 {
 		t.Errorf("logits usage %+v", u)

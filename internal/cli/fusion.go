@@ -107,7 +107,7 @@ func runFusionExtract(ctx context.Context, args []string, stdout, stderr io.Writ
 	var (
 		slm       = fs.String("slm", "", "local model (GGUF path or hf://)")
 		llmRef    = fs.String("llm", "", "cloud model: an OpenAI-compatible base URL, or local:PATH")
-		llmKind   = fs.String("llm-kind", "vllm", "cloud server software: openai, vllm, sglang, llamacpp, ollama")
+		llmKind   = fs.String("llm-kind", "auto", llmKindHelp)
 		llmModel  = fs.String("llm-model", "", "cloud model name")
 		data      = fs.String("data", "", "context-aware dataset file (context_dev.json format)")
 		out       = fs.String("out", "", "output directory (resumable: records already there are skipped)")

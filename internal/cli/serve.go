@@ -65,7 +65,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var (
 		slm       = fs.String("slm", "", "local model: GGUF path or hf://OWNER/REPO/FILE.gguf")
 		llmURL    = fs.String("llm", "", "cloud model: an OpenAI-compatible base URL, or local:PATH (none: only cogen-slm)")
-		llmKind   = fs.String("llm-kind", "vllm", "cloud server software: openai, vllm, sglang, llamacpp, ollama")
+		llmKind   = fs.String("llm-kind", "auto", llmKindHelp)
 		llmModel  = fs.String("llm-model", "", "cloud model name")
 		addr      = fs.String("addr", "127.0.0.1:8080", "listen address; beyond loopback it needs --token")
 		vaultPath = fs.String("vault", "", "vault file (SQLite; default: vault.db in the per-user data directory)")
@@ -75,6 +75,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cloudMax  = fs.Int("cloud-max-tokens", 512, "most tokens the cloud writes (outline or draft)")
 		queue     = fs.Int("queue", serve.DefaultMaxQueue, "chat requests in progress at once; more get 429")
 		allowPriv = fs.Bool("allow-private-egress", false, "offer cogen-llm-context, which sends the private context to the cloud")
+		perToken  = fs.Bool("per-token-fallback", false, perTokenFallbackHelp)
 		ef        engineFlags
 	)
 	var origins []string
@@ -131,7 +132,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	grant := privateGrant(*allowPriv)
 	s := &serve.Server{
 		Store: store, SLM: m, AuditPath: ap, Token: *token, AllowOrigins: origins, Private: grant,
-		MaxTokens: *maxTokens, CloudMaxTokens: *cloudMax, MaxQueue: *queue,
+		MaxTokens: *maxTokens, CloudMaxTokens: *cloudMax, MaxQueue: *queue, PerTokenFallback: *perToken,
 		Logger: slog.Default().With("component", "serve"), Created: time.Now(),
 	}
 	if *llmURL != "" {
@@ -147,6 +148,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer closeCloud()
 		s.Cloud = cloud
+		if err := cloud.Can(openaiapi.CapSequenceTopK); err != nil && !*perToken {
+			fmt.Fprintf(stderr, "cogen-speculative will be refused: a %s cloud cannot score a sequence in one request (pass --per-token-fallback to run per-token fusion instead)\n", cloud.Client().Kind())
+		}
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -39,7 +39,7 @@ func runDataSFT(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		withSketch = fs.Bool("with-sketch", false, "put the cloud's outline of the public instruction in the prompt, as the sketch strategy does")
 		full       = fs.Bool("sketch-full", false, "with --with-sketch: a full draft instead of an outline (sketch-full)")
 		llmRef     = fs.String("llm", "", "cloud model for --with-sketch: an OpenAI-compatible base URL, or local:PATH")
-		llmKind    = fs.String("llm-kind", "vllm", "cloud server software: openai, vllm, sglang, llamacpp, ollama")
+		llmKind    = fs.String("llm-kind", "auto", llmKindHelp)
 		llmModel   = fs.String("llm-model", "", "cloud model name")
 		maxTokens  = fs.Int("cloud-max-tokens", 512, "most tokens of a sketch")
 		auditPath  = fs.String("audit", "cogen-audit.jsonl", "egress audit log (--with-sketch)")

@@ -27,7 +27,7 @@ func runSynth(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("synth", flag.ContinueOnError)
 	var (
 		llmTarget = fs.String("llm", "", "cloud model: an OpenAI-protocol base URL (http://host:8000/v1) or local:PATH")
-		llmKind   = fs.String("llm-kind", "vllm", "cloud server software: openai, vllm, sglang, llamacpp, ollama")
+		llmKind   = fs.String("llm-kind", "auto", llmKindHelp)
 		llmModel  = fs.String("llm-model", "", "model name sent to the cloud")
 		out       = fs.String("out", "", "output file: a JSON array in the context-aware format")
 		dbPath    = fs.String("db", "", "job store; rerun with the same store to resume (default OUT.jobs.db)")
@@ -98,10 +98,16 @@ func runSynth(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// The data is synthetic: there is no vault, and the guard's generic
 	// detectors check every request under the synthetic policy (what they
 	// find is recorded, and sent). Each request is tagged with its job id.
-	client, err := egress.Dial(egress.Config{
+	ecfg := egress.Config{
 		Policy: egress.Synthetic, Log: log, Guard: privacy.NewGuard(nil),
 		Outer: func(rt http.RoundTripper) http.RoundTripper { return &synth.Transport{Base: rt} },
-	}, api)
+	}
+	if lc == nil {
+		if api, _, err = resolveCloudKind(ctx, ecfg, api); err != nil {
+			return err
+		}
+	}
+	client, err := egress.Dial(ecfg, api)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
@@ -61,6 +62,12 @@ func (s *Server) prefix() *llamacpp.Pool { return s.Model.Pool() }
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/models", s.models)
+	// vLLM's shape: {"version": VLLM_VERSION} (vLLM's show_version), here
+	// with cogenesis's own version, so that a client probing vLLM's routes
+	// (openaiapi.Client.Detect) finds the one vLLM has.
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"version": version()})
+	})
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
 	mux.HandleFunc("POST /v1/completions", s.completions)
 	mux.HandleFunc("POST /tokenize", s.tokenize)
@@ -140,6 +147,15 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 		ID: s.Name, Object: "model", Created: s.Created.Unix(), OwnedBy: "cogenesis",
 		Root: s.Model.Path(), MaxModelLen: s.Model.ContextSize(),
 	}}})
+}
+
+// version is cogen cloud's answer to GET /version: "cogenesis", and the
+// module version when the binary was built from a tagged one.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return "cogenesis " + bi.Main.Version
+	}
+	return "cogenesis"
 }
 
 func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) {

@@ -2,7 +2,10 @@ package eval
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cogenesis/cogenesis/collab"
@@ -90,7 +93,12 @@ func (p *cloudPool) cloudFor(ctx context.Context, si int) (*collab.Cloud, error)
 	}
 	// Each run brings its record's guard; the client has none of its own,
 	// so a request without one is not sent.
-	c, err := egress.Dial(egress.Config{Policy: egress.User, Log: log, Detokenize: p.detok, Private: r.cloudGrant()}, api)
+	ecfg := egress.Config{Policy: egress.User, Log: log, Detokenize: p.detok, Private: r.cloudGrant()}
+	if api, err = r.resolveKind(ctx, ecfg, api, r.cfg.Cloud.Target, "cloud"); err != nil {
+		log.Close()
+		return nil, err
+	}
+	c, err := egress.Dial(ecfg, api)
 	if err != nil {
 		log.Close()
 		return nil, err
@@ -151,10 +159,61 @@ func (r *runner) judgeClient(ctx context.Context) (*openaiapi.Client, func(), er
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := egress.Dial(egress.Config{Policy: egress.Judge, Log: log, Private: r.judgeGrant()}, api)
+	ecfg := egress.Config{Policy: egress.Judge, Log: log, Private: r.judgeGrant()}
+	if api, err = r.resolveKind(ctx, ecfg, api, j.Target, "judge"); err == nil && j.Grammar {
+		if err = grammarKind(api.Kind); err != nil {
+			err = fmt.Errorf("judge.grammar: the judge at %s: %w", api.BaseURL, err)
+		}
+	}
+	if err != nil {
+		log.Close()
+		return nil, nil, err
+	}
+	c, err := egress.Dial(ecfg, api)
 	if err != nil {
 		log.Close()
 		return nil, nil, err
 	}
 	return c, func() { log.Close() }, nil
+}
+
+// resolveKind returns api with the kind to use for the server of a cloud
+// or judge target (openaiapi.ResolveKind): kind auto takes the detected
+// kind, and a given kind that the server contradicts is an error naming
+// both. A local: target is cogen cloud, whose kind api already has. The
+// probes are GETs with no body, sent once each through the egress choke
+// point of ecfg and so recorded in its audit log; they carry nothing
+// private, and a guard with no vault checks them. field names the config
+// table ("cloud" or "judge").
+func (r *runner) resolveKind(ctx context.Context, ecfg egress.Config, api openaiapi.Config, target, field string) (openaiapi.Config, error) {
+	if _, local := cutLocal(target); local {
+		return api, nil
+	}
+	given, err := openaiapi.ParseKind(string(api.Kind))
+	if err != nil {
+		return api, fmt.Errorf("%s.kind: %w", field, err)
+	}
+	ecfg.Guard = privacy.NewGuard(nil)
+	probe := api
+	probe.Kind = openaiapi.KindOpenAI // any real kind: detection ignores it
+	c, err := egress.Dial(ecfg, probe)
+	if err != nil {
+		return api, err
+	}
+	kind, d, err := openaiapi.ResolveKind(ctx, c, given)
+	if me, ok := errors.AsType[*openaiapi.KindMismatchError](err); ok {
+		return api, fmt.Errorf("%s.kind %s, but %s looks like %s (%s); set %s.kind = %q or \"auto\"", field, me.Given, me.URL, me.Detected, me.Evidence, field, me.Detected)
+	}
+	if err != nil {
+		return api, fmt.Errorf("%s.target: %w; to skip detection, name the server software in %s.kind", field, err, field)
+	}
+	logger := r.logger.With("component", field)
+	switch {
+	case d.Kind == "":
+		logger.Warn("no probe identified the server; trusting the configured kind", "kind", kind, "url", d.URL, "probes", strings.Join(d.Probes, "; "))
+	case given == openaiapi.KindAuto:
+		logger.Info("server kind detected", "kind", kind, "url", d.URL, "evidence", d.Evidence)
+	}
+	api.Kind = kind
+	return api, nil
 }

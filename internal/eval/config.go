@@ -91,6 +91,12 @@ type Strategy struct {
 	TopK     int    `toml:"top_k"`
 	Comb     string `toml:"comb"`
 	Gamma    int    `toml:"gamma"`
+	// PerTokenFallback lets speculative run per-token fusion (the same
+	// output distribution, one round trip per token) against a cloud that
+	// cannot score a sequence in one request (llama.cpp's server, Ollama);
+	// without it such a run is refused. The table names what ran
+	// ("speculative→logits").
+	PerTokenFallback bool `toml:"per_token_fallback"`
 }
 
 // Model is one local (small) model.
@@ -104,7 +110,10 @@ type Model struct {
 
 // Cloud is the cloud model of the strategies that use one.
 type Cloud struct {
-	// Target is an OpenAI-compatible base URL or local:PATH.
+	// Target is an OpenAI-compatible base URL or local:PATH. Kind is the
+	// server software: auto (the default: detected when the run dials the
+	// target), openai, vllm, sglang, llamacpp or ollama (checked against
+	// the server then); a local: target is vllm.
 	Target string `toml:"target"`
 	Kind   string `toml:"kind"`
 	Model  string `toml:"model"`
@@ -115,7 +124,8 @@ type Cloud struct {
 
 // Judge is the LLM judge.
 type Judge struct {
-	// Target is an OpenAI-compatible base URL or local:PATH.
+	// Target is an OpenAI-compatible base URL or local:PATH; Kind as for
+	// [Cloud].
 	Target string `toml:"target"`
 	Kind   string `toml:"kind"`
 	Model  string `toml:"model"`
@@ -459,11 +469,10 @@ func (c *Config) validate() error {
 	if j.MaxTokens < 0 {
 		return fieldErr("judge.max_tokens", "%d: must be positive", j.MaxTokens)
 	}
-	if j.Grammar {
-		switch openaiapi.Kind(j.Kind) {
-		case openaiapi.KindVLLM, openaiapi.KindLlamaCpp:
-		default:
-			return fieldErr("judge.grammar", "kind %q takes no grammar; use judge.kind vllm (guided_grammar; also cogen cloud) or llamacpp (grammar)", j.Kind)
+	if j.Grammar && openaiapi.Kind(j.Kind) != openaiapi.KindAuto {
+		// An auto kind is checked once detected (judgeClient).
+		if err := grammarKind(openaiapi.Kind(j.Kind)); err != nil {
+			return fieldErr("judge.grammar", "%v", err)
 		}
 	}
 	if j.Pairwise == "" {
@@ -491,11 +500,18 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// target checks a cloud or judge target and its server kind.
+// target checks a cloud or judge target and its server kind: auto (the
+// default; detected when the run dials the target, see
+// [runner.resolveKind]) or a kind (checked against the server then). A
+// local: target is cogen cloud, which is vllm.
 func (c *Config) target(t, kind *string, field string) error {
+	k, err := openaiapi.ParseKind(*kind)
+	if err != nil {
+		return fieldErr(field+".kind", "%v", err)
+	}
 	if p, ok := strings.CutPrefix(*t, "local:"); ok {
 		*t = "local:" + c.model(p)
-		if *kind != "" && *kind != string(openaiapi.KindVLLM) {
+		if k != openaiapi.KindAuto && k != openaiapi.KindVLLM {
 			return fieldErr(field+".kind", "%q: a local: target is cogen cloud, which is vllm-shaped", *kind)
 		}
 		*kind = string(openaiapi.KindVLLM)
@@ -504,13 +520,17 @@ func (c *Config) target(t, kind *string, field string) error {
 	if !strings.HasPrefix(*t, "http://") && !strings.HasPrefix(*t, "https://") {
 		return fieldErr(field+".target", "%q: want an http(s) base URL or local:PATH", *t)
 	}
-	if *kind == "" {
-		*kind = string(openaiapi.KindVLLM)
-	}
-	if !openaiapi.Kind(*kind).Valid() {
-		return fieldErr(field+".kind", "%q: want openai, vllm, sglang, llamacpp or ollama", *kind)
-	}
+	*kind = string(k)
 	return nil
+}
+
+// grammarKind refuses a judge kind that takes no grammar.
+func grammarKind(k openaiapi.Kind) error {
+	switch k {
+	case openaiapi.KindVLLM, openaiapi.KindLlamaCpp:
+		return nil
+	}
+	return fmt.Errorf("kind %q takes no grammar; use judge.kind vllm (guided_grammar; also cogen cloud) or llamacpp (grammar)", k)
 }
 
 // abs resolves a path against the config file's directory.

@@ -229,7 +229,7 @@ func (g *genModels) prepare(ctx context.Context, j *genJob) (*genCall, error) {
 	sched, _ := collab.ParseSchedule(s.Schedule)
 	c.opts = collab.Options{
 		Strategy: st, MaxTokens: cfg.MaxTokens, Sample: cfg.Sampling.params(j.seed),
-		Fusion: method, Schedule: sched, TopK: s.TopK, Comb: comb, Gamma: s.Gamma,
+		Fusion: method, Schedule: sched, TopK: s.TopK, Comb: comb, Gamma: s.Gamma, PerTokenFallback: s.PerTokenFallback,
 		CloudMaxTokens: cfg.CloudMaxTokens, Trace: st == collab.Logits || st == collab.Speculative,
 	}
 	return c, nil

@@ -184,7 +184,7 @@ func (r *runner) judgeOne(ctx context.Context, c *openaiapi.Client, j *judgeJob)
 			Temperature: &temp, MaxTokens: &maxTok, Seed: &seed,
 		}
 		if cfg.Grammar {
-			if openaiapi.Kind(cfg.Kind) == openaiapi.KindLlamaCpp {
+			if c.Kind() == openaiapi.KindLlamaCpp {
 				req.Grammar = gram
 			} else {
 				req.GuidedGrammar = gram

@@ -277,7 +277,10 @@ func (r *runner) plan(ctx context.Context) (*plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		if ok {
+		// per_token_fallback is not in the key: it changes no output, only
+		// whether a run may fall back. A fallback's result counts only
+		// where the entry still allows one; elsewhere the run is refused.
+		if ok && (res.Ran == "" || cfg.Strategies[j.strat].PerTokenFallback) {
 			j.result = &res
 		}
 	}

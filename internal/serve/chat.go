@@ -270,7 +270,7 @@ func (s *Server) prepare(ctx context.Context, req *openaiapi.ChatCompletionReque
 	}
 	return &chatJob{
 		id: httpapi.NewID("chatcmpl-"), strategy: st, user: u, task: task, req: req,
-		opts: collab.Options{Strategy: st, MaxTokens: maxTokens, Sample: params, CloudMaxTokens: s.CloudMaxTokens},
+		opts: collab.Options{Strategy: st, MaxTokens: maxTokens, Sample: params, CloudMaxTokens: s.CloudMaxTokens, PerTokenFallback: s.PerTokenFallback},
 	}, nil
 }
 
@@ -373,6 +373,8 @@ func failSSE(e *httpapi.SSE, err error) {
 		msg = "request cancelled"
 	case errors.Is(err, audit.ErrBlocked):
 		typ = "permission_error"
+	case errors.Is(err, openaiapi.ErrUnsupported):
+		typ = "invalid_request_error"
 	}
 	_ = e.Send(openaiapi.ErrorResponse{Error: openaiapi.ErrorDetail{Message: msg, Type: typ, Code: openaiapi.ErrorCode("500")}})
 }

@@ -66,6 +66,7 @@ import (
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
 	"github.com/cogenesis/cogenesis/internal/httpapi"
 	"github.com/cogenesis/cogenesis/internal/vault"
+	"github.com/cogenesis/cogenesis/openaiapi"
 	"github.com/cogenesis/cogenesis/privacy"
 )
 
@@ -125,8 +126,13 @@ type Server struct {
 	// MaxQueue bounds the chat requests in progress (default
 	// DefaultMaxQueue).
 	MaxQueue int
-	Logger   *slog.Logger
-	Created  time.Time
+	// PerTokenFallback lets cogen-speculative run per-token fusion (the
+	// same output distribution, one round trip per token) against a cloud
+	// that cannot score a sequence in one request; without it such a
+	// request is refused (collab.Options.PerTokenFallback).
+	PerTokenFallback bool
+	Logger           *slog.Logger
+	Created          time.Time
 
 	queue chan struct{}
 
@@ -322,7 +328,8 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 		httpapi.WriteError(w, http.StatusConflict, "conflict_error", err.Error())
 	case errors.Is(err, collab.ErrPrivateEgressNotAllowed):
 		httpapi.WriteError(w, http.StatusForbidden, "permission_error", "llm-context sends the private context to the cloud; start cogen serve with --allow-private-egress to offer it")
-	case errors.Is(err, llamacpp.ErrContextFull):
+	case errors.Is(err, llamacpp.ErrContextFull), errors.Is(err, openaiapi.ErrUnsupported):
+		// Unsupported: the strategy needs what this gateway's cloud lacks.
 		httpapi.WriteError(w, http.StatusBadRequest, "invalid_request_error", err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		httpapi.WriteError(w, http.StatusServiceUnavailable, "server_error", "request cancelled")

@@ -530,6 +530,20 @@ func (m *Model) Detokenize(tokens []int32) string {
 	return string(b)
 }
 
+// TokenText returns tok's text as the vocabulary stores it ("▁the",
+// "<0x44>"), not as it renders.
+func (m *Model) TokenText(tok int32) string {
+	if tok < 0 || int(tok) >= m.nVoc {
+		return ""
+	}
+	return C.GoString(C.llama_vocab_get_text(m.vocab, C.llama_token(tok)))
+}
+
+// IsBOS reports whether tok is the beginning-of-sequence token.
+func (m *Model) IsBOS(tok int32) bool {
+	return tok == int32(C.llama_vocab_bos(m.vocab))
+}
+
 // IsEOG reports whether tok ends generation (EOS, EOT and the like).
 func (m *Model) IsEOG(tok int32) bool {
 	return bool(C.llama_vocab_is_eog(m.vocab, C.llama_token(tok)))

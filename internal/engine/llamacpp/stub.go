@@ -27,6 +27,12 @@ func (m *Model) VocabSize() int { return 0 }
 // Parallel returns 0.
 func (m *Model) Parallel() int { return 0 }
 
+// TokenText returns "".
+func (m *Model) TokenText(tok int32) string { return "" }
+
+// IsBOS returns false.
+func (m *Model) IsBOS(tok int32) bool { return false }
+
 // Threads returns 0.
 func (m *Model) Threads() int { return 0 }
 
