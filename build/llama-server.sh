@@ -17,21 +17,9 @@ src=${LLAMA_SERVER_SRC:-$root/../shared/thirdparty/llama.cpp-$ver.tar.gz}
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/cogenesis/llama-server-$ver
 bin=$cache/bin/llama-server
 
-if [ -x "$bin" ]; then
-	echo "$bin"
-	exit 0
-fi
-[ -f "$src" ] || { echo "llama-server: source snapshot $src not found" >&2; exit 1; }
-mkdir -p "$(dirname "$cache")"
-exec 9>"$cache.lock"
-if ! flock -n 9; then
-	echo "llama-server: waiting for another build to finish ($cache.lock)" >&2
-	flock 9
-fi
-if [ -x "$bin" ]; then
-	echo "$bin"
-	exit 0
-fi
+. "$root/build/cached.sh"
+[ -x "$bin" ] || [ -f "$src" ] || { echo "llama-server: source snapshot $src not found" >&2; exit 1; }
+cached llama-server "$cache" "$bin"
 
 if ! command -v cmake >/dev/null; then
 	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

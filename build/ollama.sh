@@ -19,24 +19,12 @@ ver=$(sed -n 's/^[[:space:]]*github.com\/ollama\/ollama \(v[^ ]*\).*/\1/p' "$roo
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/cogenesis/ollama-$ver
 bin=$cache/bin/ollama
 
-if [ -x "$bin" ]; then
-	echo "$bin"
-	exit 0
-fi
-if [ -z "${CGO_CPPFLAGS:-}" ]; then
+. "$root/build/cached.sh"
+if [ ! -x "$bin" ] && [ -z "${CGO_CPPFLAGS:-}" ]; then
 	echo "ollama: CGO_CPPFLAGS is not set; run through make, or eval \"\$(make -s env)\" first" >&2
 	exit 1
 fi
-mkdir -p "$(dirname "$cache")"
-exec 9>"$cache.lock"
-if ! flock -n 9; then
-	echo "ollama: waiting for another build to finish ($cache.lock)" >&2
-	flock 9
-fi
-if [ -x "$bin" ]; then
-	echo "$bin"
-	exit 0
-fi
+cached ollama "$cache" "$bin"
 
 echo "ollama: building github.com/ollama/ollama@$ver into $cache (once per machine)" >&2
 start=$(date +%s)

@@ -20,41 +20,23 @@ import (
 const llmKindHelp = "cloud server software: auto (detect), openai, vllm, sglang, llamacpp, ollama"
 
 // resolveCloudKind returns api with the kind to use for the server at
-// api.BaseURL (openaiapi.ResolveKind): --llm-kind auto takes the detected
+// api.BaseURL (egress.ResolveKind): --llm-kind auto takes the detected
 // kind, and a given kind that the server contradicts is an error naming
-// both. The probes are GETs with no body, sent once each through the
-// egress choke point of ecfg and so recorded in its audit log. They carry
-// nothing private: when ecfg has no guard of its own (each run brings one),
-// a guard with no vault checks them.
+// both, and the flag.
 func resolveCloudKind(ctx context.Context, ecfg egress.Config, api openaiapi.Config) (openaiapi.Config, openaiapi.Detection, error) {
-	given, err := openaiapi.ParseKind(string(api.Kind))
-	if err != nil {
+	if _, err := openaiapi.ParseKind(string(api.Kind)); err != nil {
 		return api, openaiapi.Detection{}, &UsageError{Err: fmt.Errorf("--llm-kind: %w", err)}
 	}
-	if ecfg.Guard == nil {
-		ecfg.Guard = privacy.NewGuard(nil)
+	if api.Logger == nil {
+		api.Logger = slog.Default().With("component", "cloud")
 	}
-	probe := api
-	probe.Kind = openaiapi.KindOpenAI // any real kind: detection ignores it
-	c, err := egress.Dial(ecfg, probe)
-	if err != nil {
-		return api, openaiapi.Detection{}, err
-	}
-	kind, d, err := openaiapi.ResolveKind(ctx, c, given)
+	api, d, err := egress.ResolveKind(ctx, ecfg, api)
 	if me, ok := errors.AsType[*openaiapi.KindMismatchError](err); ok {
 		return api, d, &UsageError{Err: fmt.Errorf("--llm-kind %s, but %s looks like %s (%s); use --llm-kind %s or auto", me.Given, me.URL, me.Detected, me.Evidence, me.Detected)}
 	}
 	if err != nil {
 		return api, d, fmt.Errorf("%w; to skip detection, name the server software with --llm-kind", err)
 	}
-	logger := slog.Default().With("component", "cloud")
-	switch {
-	case d.Kind == "":
-		logger.Warn("no probe identified the cloud; trusting --llm-kind", "kind", kind, "url", d.URL, "probes", strings.Join(d.Probes, "; "))
-	case given == openaiapi.KindAuto:
-		logger.Info("cloud kind detected", "kind", kind, "url", d.URL, "evidence", d.Evidence)
-	}
-	api.Kind = kind
 	return api, d, nil
 }
 

@@ -19,8 +19,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -250,4 +252,45 @@ func (l *lazyLog) RoundTrip(req *http.Request) (*http.Response, error) {
 	tr := *l.tr
 	tr.Log = log
 	return tr.RoundTrip(req)
+}
+
+// ResolveKind returns api with the kind to use for the server at
+// api.BaseURL (openaiapi.ResolveKind): api.Kind auto (or empty) takes the
+// detected kind, and a given kind that the server contradicts is an
+// [*openaiapi.KindMismatchError]. The probes are GETs with no body, sent
+// once each through the choke point of cfg and so recorded in its audit
+// log; they carry nothing private, and when cfg has no guard a guard with
+// no vault checks them. The detected kind, or the trust in a given kind
+// that no probe confirmed, is logged to api.Logger (default
+// slog.Default()).
+func ResolveKind(ctx context.Context, cfg Config, api openaiapi.Config) (openaiapi.Config, openaiapi.Detection, error) {
+	given, err := openaiapi.ParseKind(string(api.Kind))
+	if err != nil {
+		return api, openaiapi.Detection{}, err
+	}
+	if cfg.Guard == nil {
+		cfg.Guard = privacy.NewGuard(nil)
+	}
+	probe := api
+	probe.Kind = openaiapi.KindOpenAI // any real kind: detection ignores it
+	c, err := Dial(cfg, probe)
+	if err != nil {
+		return api, openaiapi.Detection{}, err
+	}
+	kind, d, err := openaiapi.ResolveKind(ctx, c, given)
+	if err != nil {
+		return api, d, err
+	}
+	logger := api.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	switch {
+	case d.Kind == "":
+		logger.Warn("no probe identified the server; trusting the kind given", "kind", kind, "url", d.URL, "probes", strings.Join(d.Probes, "; "))
+	case given == openaiapi.KindAuto:
+		logger.Info("server kind detected", "kind", kind, "url", d.URL, "evidence", d.Evidence)
+	}
+	api.Kind = kind
+	return api, d, nil
 }

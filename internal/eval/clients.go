@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/cogenesis/cogenesis/collab"
@@ -178,42 +177,27 @@ func (r *runner) judgeClient(ctx context.Context) (*openaiapi.Client, func(), er
 }
 
 // resolveKind returns api with the kind to use for the server of a cloud
-// or judge target (openaiapi.ResolveKind): kind auto takes the detected
-// kind, and a given kind that the server contradicts is an error naming
-// both. A local: target is cogen cloud, whose kind api already has. The
-// probes are GETs with no body, sent once each through the egress choke
-// point of ecfg and so recorded in its audit log; they carry nothing
-// private, and a guard with no vault checks them. field names the config
-// table ("cloud" or "judge").
+// or judge target (egress.ResolveKind): kind auto takes the detected kind,
+// and a given kind that the server contradicts is an error naming both. A
+// local: target is cogen cloud, whose kind api already has. field names
+// the config table ("cloud" or "judge").
 func (r *runner) resolveKind(ctx context.Context, ecfg egress.Config, api openaiapi.Config, target, field string) (openaiapi.Config, error) {
 	if _, local := cutLocal(target); local {
 		return api, nil
 	}
-	given, err := openaiapi.ParseKind(string(api.Kind))
-	if err != nil {
+	if _, err := openaiapi.ParseKind(string(api.Kind)); err != nil {
 		return api, fmt.Errorf("%s.kind: %w", field, err)
 	}
-	ecfg.Guard = privacy.NewGuard(nil)
-	probe := api
-	probe.Kind = openaiapi.KindOpenAI // any real kind: detection ignores it
-	c, err := egress.Dial(ecfg, probe)
-	if err != nil {
-		return api, err
+	ecfg.Guard = nil // the probes carry nothing private: a guard with no vault checks them
+	if api.Logger == nil {
+		api.Logger = r.logger.With("component", field)
 	}
-	kind, d, err := openaiapi.ResolveKind(ctx, c, given)
+	api, _, err := egress.ResolveKind(ctx, ecfg, api)
 	if me, ok := errors.AsType[*openaiapi.KindMismatchError](err); ok {
 		return api, fmt.Errorf("%s.kind %s, but %s looks like %s (%s); set %s.kind = %q or \"auto\"", field, me.Given, me.URL, me.Detected, me.Evidence, field, me.Detected)
 	}
 	if err != nil {
 		return api, fmt.Errorf("%s.target: %w; to skip detection, name the server software in %s.kind", field, err, field)
 	}
-	logger := r.logger.With("component", field)
-	switch {
-	case d.Kind == "":
-		logger.Warn("no probe identified the server; trusting the configured kind", "kind", kind, "url", d.URL, "probes", strings.Join(d.Probes, "; "))
-	case given == openaiapi.KindAuto:
-		logger.Info("server kind detected", "kind", kind, "url", d.URL, "evidence", d.Evidence)
-	}
-	api.Kind = kind
 	return api, nil
 }
