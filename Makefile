@@ -56,7 +56,7 @@ test:
 	@./build/deps.sh test
 	@$(MAKE) -s servers
 	$(GO) vet ./...
-	$(GO) vet -tags long ./collab ./internal/cloud
+	$(GO) vet -tags long ./collab ./internal/cloud ./interop
 	CGO_ENABLED=0 $(GO) build ./...
 	$(GO) test $(TEST_FLAGS) -race $$($(GO) list ./... | grep -v -x -F $(patsubst ./%,-e $(MODULE)/%,$(NORACE_PKGS)))
 	$(GO) test $(TEST_FLAGS) $(NORACE_PKGS)

@@ -72,22 +72,55 @@ func parityPrefixes(t *testing.T, m *llamacpp.Model, invalid []int32) [][]int32 
 		t.Fatal(err)
 	}
 	defer seq.Close()
-	words := strings.Fields("Lily and her mom went to the park to see the big red ball and the little dog ran fast Zürich naïve café 東京 Tom")
+	words := strings.Fields("Lily and her mom went to the park to see the big red ball and the little dog ran fast Zürich naïve café 東京 Tom had a cat named Max who liked to eat fish every day after school")
+	var fallback []int32
 	for n := 1; n <= len(words); n++ {
-		ids := tok(strings.Join(words[:n], " "))
-		if err := seq.Truncate(t.Context(), 0); err != nil {
-			t.Fatal(err)
+		for _, text := range []string{strings.Join(words[:n], " "), strings.Join(words[len(words)-n:], " ")} {
+			ids := tok(text)
+			if err := seq.Truncate(t.Context(), 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := seq.Append(t.Context(), ids); err != nil {
+				t.Fatal(err)
+			}
+			top := seq.NextTopK(1)
+			if len(top) != 1 || !slices.Contains(invalid, top[0].Token) {
+				continue
+			}
+			piece := m.Piece(top[0].Token)
+			if partialUTF8(piece) {
+				t.Logf("prefix %q: the engine's most likely next token %d (%q) starts a multi-byte character it does not finish", text, top[0].Token, piece)
+				return append(prefixes, ids)
+			}
+			if fallback == nil {
+				fallback = ids
+			}
 		}
-		if err := seq.Append(t.Context(), ids); err != nil {
-			t.Fatal(err)
-		}
-		if top := seq.NextTopK(1); len(top) == 1 && slices.Contains(invalid, top[0].Token) {
-			t.Logf("prefix %d words: the engine's most likely next token %d (%q) is not valid UTF-8 alone", n, top[0].Token, m.Piece(top[0].Token))
-			return append(prefixes, ids)
-		}
+	}
+	if fallback != nil {
+		t.Logf("no prefix before a partial character; using one before an invalid byte")
+		return append(prefixes, fallback)
 	}
 	t.Fatal("no prefix whose most likely next token is a partial UTF-8 token: the test lost its hard case")
 	return nil
+}
+
+// partialUTF8 reports whether s ends in the lead of a multi-byte UTF-8
+// sequence that it does not finish (what llama-server's validate_utf8
+// withholds).
+func partialUTF8(s string) bool {
+	for i := 1; i <= 4 && i <= len(s); i++ {
+		c := s[len(s)-i]
+		switch {
+		case c&0xE0 == 0xC0:
+			return i < 2
+		case c&0xF0 == 0xE0:
+			return i < 3
+		case c&0xF8 == 0xF0:
+			return i < 4
+		}
+	}
+	return false
 }
 
 // TestTopKParity compares the top-k log-probabilities that llama-server
