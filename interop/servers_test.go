@@ -139,7 +139,7 @@ func startServer(t testing.TB, name string) *server {
 	var err error
 	switch name {
 	case "llama-server":
-		s, err = startLlamaServer(t, model)
+		s, err = startLlamaServer(t, model, "llama-server", cloudContext)
 	case "ollama":
 		s, err = startOllama(t, model)
 	case "cogen cloud":
@@ -286,19 +286,19 @@ func startOnFreePort(start func(port int) (*process, string, error)) (*process, 
 }
 
 // startLlamaServer runs llama.cpp's server on model: one slot, one
-// thread, the model's whole context, an F32 KV cache and no flash attention:
+// thread, a context of nctx tokens, an F32 KV cache and no flash attention:
 // the engine's precise mode, so that their log-probabilities compare
 // (with flash attention on, its default on CPU, they differ by up to 0.015).
-func startLlamaServer(t testing.TB, model string) (*server, error) {
+func startLlamaServer(t testing.TB, model, name string, nctx int) (*server, error) {
 	bin := binary(t, "COGEN_LLAMA_SERVER", "llama-server.sh")
-	dir := filepath.Join(suite.dir, "llama-server")
+	dir := filepath.Join(suite.dir, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	p, url, err := startOnFreePort(func(port int) (*process, string, error) {
 		p, err := startProcess(filepath.Join(dir, "server.log"), nil, bin,
 			"-m", model, "--host", "127.0.0.1", "--port", fmt.Sprint(port),
-			"-t", "1", "-tb", "1", "-np", "1", "-c", fmt.Sprint(cloudContext), "-ctk", "f32", "-ctv", "f32", "-fa", "off",
+			"-t", "1", "-tb", "1", "-np", "1", "-c", fmt.Sprint(nctx), "-ctk", "f32", "-ctv", "f32", "-fa", "off",
 			"--no-webui", "-a", "cloud")
 		return p, fmt.Sprintf("http://127.0.0.1:%d/health", port), err
 	})
@@ -334,17 +334,18 @@ func startOllama(t testing.TB, model string) (*server, error) {
 		return nil, err
 	}
 	s := &server{name: "ollama", kind: openaiapi.KindOllama, url: url + "/v1", model: "cloud", kv: "f16", stop: p.stop, env: env, bin: bin, dir: dir}
-	if err := ollamaCreate(s, "cloud", model); err != nil {
+	if err := ollamaCreate(s, "cloud", model, cloudContext); err != nil {
 		p.stop()
 		return nil, err
 	}
 	return s, nil
 }
 
-// ollamaCreate imports the GGUF at path into a running Ollama as name.
-func ollamaCreate(s *server, name, path string) error {
+// ollamaCreate imports the GGUF at path into a running Ollama as name,
+// with a context of nctx tokens and one thread.
+func ollamaCreate(s *server, name, path string, nctx int) error {
 	modelfile := filepath.Join(s.dir, name+".Modelfile")
-	mf := fmt.Sprintf("FROM %s\nPARAMETER num_ctx %d\nPARAMETER num_thread 1\n", path, cloudContext)
+	mf := fmt.Sprintf("FROM %s\nPARAMETER num_ctx %d\nPARAMETER num_thread 1\n", path, nctx)
 	if err := os.WriteFile(modelfile, []byte(mf), 0o600); err != nil {
 		return err
 	}

@@ -10,10 +10,13 @@ import (
 	"iter"
 	"net/http"
 	"strconv"
+
+	"github.com/cogenesis/cogenesis/llm"
 )
 
 var (
 	epChat        = endpoint{op: "chat completion", method: http.MethodPost, path: "/chat/completions"}
+	epOllamaChat  = endpoint{op: "chat completion", method: http.MethodPost, path: "/api/chat", native: true}
 	epChatStream  = endpoint{op: "chat completion stream", method: http.MethodPost, path: "/chat/completions"}
 	epComplete    = endpoint{op: "completion", method: http.MethodPost, path: "/completions"}
 	epCompleteSSE = endpoint{op: "completion stream", method: http.MethodPost, path: "/completions"}
@@ -27,12 +30,69 @@ func (c *Client) Chat(ctx context.Context, req ChatCompletionRequest) (*ChatComp
 		return nil, fmt.Errorf("%s: %w", epChat.op, err)
 	}
 	req.Stream, req.StreamOptions = false, nil
+	if c.kind == KindOllama && ollamaNative(req) {
+		return c.ollamaChat(ctx, req)
+	}
 	var resp ChatCompletionResponse
 	if err := c.doJSON(ctx, epChat, req, &resp); err != nil {
 		return nil, err
 	}
 	c.countUsage(resp.Usage)
 	return &resp, nil
+}
+
+// ollamaNative reports whether an Ollama chat request can go to the
+// native /api/chat, which can refuse a conversation longer than the
+// context (truncate false) where the OpenAI-compatible route drops parts
+// of it silently: plain messages and sampling options, nothing that only
+// the OpenAI route translates (log-probabilities, response formats,
+// grammars).
+func ollamaNative(req ChatCompletionRequest) bool {
+	return !req.Logprobs && req.TopLogprobs == 0 && req.ResponseFormat == nil &&
+		req.GuidedGrammar == "" && req.GuidedRegex == "" && req.Grammar == "" && req.LogitBias == nil
+}
+
+// ollamaChat sends req to Ollama's /api/chat with truncation off and
+// returns the answer as an OpenAI chat completion.
+func (c *Client) ollamaChat(ctx context.Context, req ChatCompletionRequest) (*ChatCompletionResponse, error) {
+	no := false
+	in := OllamaChatRequest{Model: req.Model, Stream: &no, Truncate: &no, Options: map[string]any{}}
+	for _, m := range req.Messages {
+		in.Messages = append(in.Messages, OllamaMessage{Role: string(m.Role), Content: m.Content})
+	}
+	switch {
+	case req.MaxCompletionTokens != nil:
+		in.Options["num_predict"] = *req.MaxCompletionTokens
+	case req.MaxTokens != nil:
+		in.Options["num_predict"] = *req.MaxTokens
+	}
+	if req.Temperature != nil {
+		in.Options["temperature"] = *req.Temperature
+	}
+	if req.TopP != nil {
+		in.Options["top_p"] = *req.TopP
+	}
+	if req.Seed != nil {
+		in.Options["seed"] = *req.Seed
+	}
+	if len(req.Stop) > 0 {
+		in.Options["stop"] = []string(req.Stop)
+	}
+	var out OllamaChatResponse
+	if err := c.doJSON(ctx, epOllamaChat, in, &out); err != nil {
+		return nil, err
+	}
+	usage := &llm.Usage{PromptTokens: out.PromptEvalCount, CompletionTokens: out.EvalCount, TotalTokens: out.PromptEvalCount + out.EvalCount}
+	c.countUsage(usage)
+	fin := FinishStop
+	if out.DoneReason == "length" {
+		fin = FinishLength
+	}
+	return &ChatCompletionResponse{
+		Object: "chat.completion", Model: out.Model,
+		Choices: []ChatChoice{{Message: ChatMessage{Role: llm.Role(out.Message.Role), Content: out.Message.Content}, FinishReason: fin}},
+		Usage:   usage,
+	}, nil
 }
 
 func (c *Client) checkChat(req *ChatCompletionRequest) error {

@@ -143,3 +143,34 @@ type OllamaShowRequest struct {
 type OllamaShowResponse struct {
 	ModelInfo map[string]any `json:"model_info"`
 }
+
+// OllamaChatRequest is the body of Ollama's POST /api/chat, limited to the
+// fields cogenesis uses.
+type OllamaChatRequest struct {
+	Model    string          `json:"model"`
+	Messages []OllamaMessage `json:"messages"`
+	Stream   *bool           `json:"stream,omitempty"`
+	// Truncate false makes a conversation longer than the context an
+	// error; Ollama otherwise drops messages, or the middle of the prompt,
+	// silently.
+	Truncate *bool          `json:"truncate,omitempty"`
+	Options  map[string]any `json:"options,omitempty"`
+}
+
+// OllamaMessage is one message of an [OllamaChatRequest] or its answer.
+type OllamaMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// OllamaChatResponse is the answer of a non-streaming Ollama POST
+// /api/chat.
+type OllamaChatResponse struct {
+	Model           string        `json:"model"`
+	CreatedAt       string        `json:"created_at"`
+	Message         OllamaMessage `json:"message"`
+	Done            bool          `json:"done"`
+	DoneReason      string        `json:"done_reason,omitempty"`
+	PromptEvalCount int           `json:"prompt_eval_count,omitempty"`
+	EvalCount       int           `json:"eval_count,omitempty"`
+}

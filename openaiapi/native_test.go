@@ -19,6 +19,7 @@ type recordingServer struct {
 	bodies []string
 	status int
 	got    [][]byte
+	paths  []string
 }
 
 func (s *recordingServer) handler(t *testing.T) http.Handler {
@@ -26,6 +27,7 @@ func (s *recordingServer) handler(t *testing.T) http.Handler {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.got = append(s.got, readBody(t, r))
+		s.paths = append(s.paths, r.URL.Path)
 		w.Header().Set("Content-Type", "application/json")
 		if s.status != 0 {
 			w.WriteHeader(s.status)
@@ -211,5 +213,47 @@ func TestOllamaNextTopKRetriesWithheld(t *testing.T) {
 	}
 	if *reqs[0].Options.Temperature != 0 || *reqs[1].Options.Temperature != 1 || *reqs[1].Options.Seed == *reqs[2].Options.Seed {
 		t.Errorf("want greedy first, then samples with different seeds: %+v %+v %+v", reqs[0].Options, reqs[1].Options, reqs[2].Options)
+	}
+}
+
+func TestOllamaChatNative(t *testing.T) {
+	// The answer shape of Ollama's /api/chat (api.ChatResponse, v0.17.4).
+	s := &recordingServer{bodies: []string{`{"model":"cloud","created_at":"2026-11-30T00:00:00Z","message":{"role":"assistant","content":"An outline."},"done":true,"done_reason":"length","prompt_eval_count":42,"eval_count":8}`}}
+	c := mustNew(t, loopServer(t, KindOllama, s.handler(t)))
+	temp, seed, maxTok := 0.7, int64(3), 8
+	resp, err := c.Chat(t.Context(), ChatCompletionRequest{
+		Messages:    []ChatMessage{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Outline a story."}},
+		Temperature: &temp, Seed: &seed, MaxTokens: &maxTok,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Choices) != 1 || resp.Choices[0].Message.Content != "An outline." || resp.Choices[0].FinishReason != FinishLength ||
+		resp.Usage == nil || resp.Usage.PromptTokens != 42 || resp.Usage.CompletionTokens != 8 {
+		t.Errorf("response %+v", resp)
+	}
+	if s.paths[0] != "/api/chat" {
+		t.Errorf("sent to %s, want Ollama's native /api/chat", s.paths[0])
+	}
+	var got map[string]any
+	if err := json.Unmarshal(s.got[0], &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"model": "m", "stream": false, "truncate": false,
+		"messages": []any{map[string]any{"role": "system", "content": "Be brief."}, map[string]any{"role": "user", "content": "Outline a story."}},
+		"options":  map[string]any{"num_predict": 8.0, "temperature": 0.7, "seed": 3.0},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("request (-want +got):\n%s", diff)
+	}
+	// A request that needs the OpenAI route's translation stays on it.
+	s2 := &recordingServer{bodies: []string{`{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"{}"},"finish_reason":"stop"}]}`}}
+	c2 := mustNew(t, loopServer(t, KindOllama, s2.handler(t)))
+	if _, err := c2.Chat(t.Context(), ChatCompletionRequest{Messages: []ChatMessage{{Role: "user", Content: "x"}}, ResponseFormat: &ResponseFormat{Type: ResponseFormatJSONObject}}); err != nil {
+		t.Fatal(err)
+	}
+	if s2.paths[0] != "/v1/chat/completions" {
+		t.Errorf("a response_format request went to %s, want the OpenAI route", s2.paths[0])
 	}
 }
