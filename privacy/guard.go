@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/cogenesis/cogenesis/privacy/ahocorasick"
@@ -105,36 +104,44 @@ type word struct {
 	start, end int
 }
 
-// words splits text into lower-cased words of letters and digits (an
-// apostrophe inside a word is kept), with byte offsets.
+// words splits text into words of letters and digits in their folded form
+// (see foldRune: case, diacritics, compatibility forms, look-alike letters
+// of other scripts, format characters inside a word), with the byte
+// offsets of the original text. An apostrophe inside a word is kept, and a
+// possessive dropped, so "Isabel's" matches "Isabel".
 func words(text string) []word {
 	var out []word
+	var b strings.Builder
 	i := 0
 	for i < len(text) {
 		r, n := utf8.DecodeRuneInString(text[i:])
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+		if f, ok := foldRune(r); !ok || f == "" {
 			i += n
 			continue
 		}
 		start := i
+		b.Reset()
 		for i < len(text) {
 			r, n := utf8.DecodeRuneInString(text[i:])
-			if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if f, ok := foldRune(r); ok {
+				b.WriteString(f)
 				i += n
 				continue
 			}
 			if (r == '\'' || r == '’') && i+n < len(text) {
-				if r2, _ := utf8.DecodeRuneInString(text[i+n:]); unicode.IsLetter(r2) {
+				r2, _ := utf8.DecodeRuneInString(text[i+n:])
+				if f2, ok := foldRune(r2); ok && f2 != "" {
+					b.WriteByte('\'')
 					i += n
 					continue
 				}
 			}
 			break
 		}
-		w := strings.ToLower(text[start:i])
-		w = strings.ReplaceAll(w, "’", "'")
-		// Drop a possessive so "Isabel's" matches "Isabel".
-		w = strings.TrimSuffix(w, "'s")
+		w := strings.TrimSuffix(b.String(), "'s")
+		if w == "" {
+			continue
+		}
 		out = append(out, word{w, start, i})
 	}
 	return out

@@ -10,7 +10,7 @@ import (
 	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
-func devRecords(t *testing.T) []Record {
+func devRecords(t testing.TB) []Record {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	p := filepath.Join(filepath.Dir(file), "..", "..", "shared", "data", "cogenesis", "context_dev.json")
