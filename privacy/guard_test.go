@@ -219,7 +219,7 @@ func TestParseContextRecordErrors(t *testing.T) {
 		name, body, want string
 	}{
 		{"no turns", `{"tid":"1","conversations":[],"profile":[{"title":"t","text":"x"}],"additional_profile":"Name: A"}`, `field "conversations"`},
-		{"bad profile line", `{"tid":"1","conversations":[{"from":"user","value":"a: b"},{"from":"assistant","value":"c"}],"profile":[{"title":"t","text":"x"}],"additional_profile":"Name: A\n` + marker + `"}`, `line 2: missing ":"`},
+		{"no name", `{"tid":"1","conversations":[{"from":"user","value":"a: b"},{"from":"assistant","value":"c"}],"profile":[{"title":"t","text":"x"}],"additional_profile":"Age: 41\n` + marker + `"}`, `no Name line`},
 		{"empty history", `{"tid":"1","conversations":[{"from":"user","value":"a: b"},{"from":"assistant","value":"c"}],"profile":[],"additional_profile":"Name: A"}`, `field "profile": empty writing history`},
 		{"wrong type", `{"tid":"1","conversations":"x"}`, `field "conversations"`},
 	}

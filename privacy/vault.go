@@ -201,6 +201,19 @@ func parseContextRecord(file string, index int, raw []byte) (Record, error) {
 
 // parseProfile reads the additional_profile block: one "Key: value" line
 // per field, list fields separated by ";".
+// profileKeys are the keys of the paper's additional_profile block.
+var profileKeys = map[string]bool{
+	"name": true, "age": true, "occupation": true, "location": true,
+	"personal_traits": true, "writing_style": true, "privacy_info": true,
+	"smart_device_usage": true, "ai_assistant_usage": true, "email": true, "phone": true,
+}
+
+// profileField is one key of a profile block with the lines of its value.
+type profileField struct {
+	key   string
+	lines []string
+}
+
 func parseProfile(file string, index int, block string) (*Vault, error) {
 	v := &Vault{Profile: NewPrivate(block)}
 	items := func(s string) []Private {
@@ -212,17 +225,34 @@ func parseProfile(file string, index int, block string) (*Vault, error) {
 		}
 		return out
 	}
-	for n, line := range strings.Split(block, "\n") {
+	// A value may continue over several lines, as the paper's data writes
+	// them: a line belongs to the key before it unless it starts a known
+	// key, whether or not it holds a ':' of its own. Nothing is dropped:
+	// lines before the first known key are kept as private facts.
+	var fields []profileField
+	var orphans []string
+	for _, line := range strings.Split(block, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
 		}
-		key, val, ok := strings.Cut(line, ":")
-		if !ok {
-			return nil, &LoadError{File: file, Record: index, Field: "additional_profile", Reason: fmt.Sprintf("line %d: missing \":\"", n+1)}
+		if key, val, ok := strings.Cut(line, ":"); ok && profileKeys[strings.ToLower(strings.TrimSpace(key))] {
+			fields = append(fields, profileField{key: strings.ToLower(strings.TrimSpace(key)), lines: []string{strings.TrimSpace(val)}})
+			continue
 		}
-		val = strings.TrimSpace(val)
-		switch strings.ToLower(strings.TrimSpace(key)) {
+		if len(fields) == 0 {
+			orphans = append(orphans, line)
+			continue
+		}
+		f := &fields[len(fields)-1]
+		f.lines = append(f.lines, line)
+	}
+	for _, f := range fields {
+		// Scalars join their lines with spaces; lists take each line as
+		// items too.
+		val := strings.Join(f.lines, " ")
+		list := strings.Join(f.lines, ";")
+		switch f.key {
 		case "name":
 			v.Name = NewPrivate(val)
 		case "age":
@@ -232,20 +262,23 @@ func parseProfile(file string, index int, block string) (*Vault, error) {
 		case "location":
 			v.Location = NewPrivate(val)
 		case "personal_traits":
-			v.PersonalTraits = items(val)
+			v.PersonalTraits = append(v.PersonalTraits, items(list)...)
 		case "writing_style":
-			v.WritingStyle = items(val)
+			v.WritingStyle = append(v.WritingStyle, items(list)...)
 		case "privacy_info":
-			v.PrivateFacts = items(val)
+			v.PrivateFacts = append(v.PrivateFacts, items(list)...)
 		case "smart_device_usage":
-			v.ActivityLog = items(val)
+			v.ActivityLog = append(v.ActivityLog, items(list)...)
 		case "ai_assistant_usage":
-			v.AIUsage = items(val)
+			v.AIUsage = append(v.AIUsage, items(list)...)
 		case "email":
-			v.Emails = items(val)
+			v.Emails = append(v.Emails, items(list)...)
 		case "phone":
-			v.Phones = items(val)
+			v.Phones = append(v.Phones, items(list)...)
 		}
+	}
+	for _, o := range orphans {
+		v.PrivateFacts = append(v.PrivateFacts, NewPrivate(o))
 	}
 	if v.Name.IsZero() {
 		return nil, &LoadError{File: file, Record: index, Field: "additional_profile", Reason: "no Name line"}
