@@ -37,9 +37,10 @@ var _ CloudModel = (*Cloud)(nil)
 type Cloud struct {
 	client *openaiapi.Client
 
-	vocabOnce sync.Once
-	vocab     LocalModel
-	tokens    *tokmap.Map
+	vocabOnce  sync.Once
+	vocab      LocalModel
+	tokensOnce sync.Once
+	tokens     *tokmap.Map // built on first need: a pass over the whole vocabulary
 
 	mu       sync.Mutex
 	unmapped Unmapped
@@ -78,9 +79,22 @@ type vocabUser interface{ UseVocab(LocalModel) }
 // outside a Runner calls it before the first next-token query.
 func (c *Cloud) UseVocab(v LocalModel) {
 	c.vocabOnce.Do(func() {
-		c.vocab, c.tokens = v, tokmap.New(v)
-		c.client.BanTokens(c.tokens.Invalid())
+		c.vocab = v
+		if c.client.Kind() == openaiapi.KindLlamaCpp {
+			c.client.BanTokens(c.tokenMap().Invalid())
+		}
 	})
+}
+
+// tokenMap returns the map of the local vocabulary's token texts, built on
+// first use (only clouds that name tokens by text or need the ban list of
+// a llama.cpp server use it), or nil without a vocabulary.
+func (c *Cloud) tokenMap() *tokmap.Map {
+	if c.vocab == nil {
+		return nil
+	}
+	c.tokensOnce.Do(func() { c.tokens = tokmap.New(c.vocab) })
+	return c.tokens
 }
 
 // NewCloud wraps an OpenAI-protocol client. Build the client with the
@@ -182,10 +196,11 @@ func (c *Cloud) mapTokens(top []llm.TopLogprob, byText bool) ([]llm.TopLogprob, 
 	if !byText && !slices.ContainsFunc(top, func(t llm.TopLogprob) bool { return t.Token == openaiapi.NoToken }) {
 		return top, nil
 	}
-	if c.tokens == nil {
+	tm := c.tokenMap()
+	if tm == nil {
 		return nil, errors.New("next-token top-k: the cloud named tokens by text only, and no local vocabulary was given to map them")
 	}
-	m := c.tokens.Apply(top)
+	m := tm.Apply(top)
 	c.mu.Lock()
 	c.unmapped.Queries++
 	c.unmapped.Candidates += len(top)

@@ -21,7 +21,7 @@ func TestDetectLive(t *testing.T) {
 			s := startServer(t, name)
 			probe := *s
 			probe.kind = openaiapi.KindOpenAI // the client's own kind plays no part
-			c, log := dial(t, &probe, nil)
+			c, log := dial(t, &probe, nil, nil)
 			kind, d, err := openaiapi.ResolveKind(t.Context(), c.Client(), openaiapi.KindAuto)
 			if err != nil {
 				t.Fatal(err)

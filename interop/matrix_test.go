@@ -59,9 +59,8 @@ func TestMatrix(t *testing.T) {
 		results[name] = map[string]string{}
 		t.Run(name, func(t *testing.T) {
 			s := startServer(t, name)
-			_, log := dial(t, s, slm.Detokenize)
 			grant := egress.AllowPrivate("test: llm-context cell")
-			cloud := dialPrivate(t, s, slm.Detokenize, log, grant)
+			cloud, log := dial(t, s, slm.Detokenize, grant)
 			for _, c := range cells {
 				results[name][c.name] = runCell(t, s, cloud, log, grant, slm, recs, c)
 			}
@@ -93,18 +92,6 @@ func devRecords(t testing.TB) []privacy.Record {
 // devRecord returns one dev record.
 func devRecord(t testing.TB) privacy.Record { return devRecords(t)[3] }
 
-// dialPrivate is dial with the private-egress grant (for llm-context) and
-// a given log.
-func dialPrivate(t testing.TB, s *server, detok func([]int32) string, log *audit.Log, grant *egress.Grant) *collab.Cloud {
-	t.Helper()
-	c, err := egress.Dial(egress.Config{Policy: egress.User, Log: log, Detokenize: detok, Private: grant},
-		openaiapi.Config{BaseURL: s.url, Kind: s.kind, Model: s.model})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return collab.NewCloud(c)
-}
-
 // runCell runs c on matrixRecords dev records and returns the cell's
 // entry: "ok", or "unsupported: CAPABILITY".
 func runCell(t *testing.T, s *server, cloud *collab.Cloud, log *audit.Log, grant *egress.Grant, slm *llamacpp.Model, recs []privacy.Record, c cell) string {
@@ -116,7 +103,7 @@ func runCell(t *testing.T, s *server, cloud *collab.Cloud, log *audit.Log, grant
 		if c.strategy == collab.LLMContext {
 			r.Private = grant
 		}
-		before := countRecords(t, log)
+		before := len(readRecords(t, log))
 		res, err := r.Run(t.Context(), collab.TaskFromRecord(rec), collab.Options{
 			Strategy: c.strategy, Fusion: c.fusion, MaxTokens: 8, CloudMaxTokens: 8, TopK: 10,
 			Sample: sample.Params{Temperature: 0.8, Seed: uint64(i + 1)},
@@ -144,15 +131,11 @@ func runCell(t *testing.T, s *server, cloud *collab.Cloud, log *audit.Log, grant
 		if res.CloudCalls == 0 || len(sent) == 0 {
 			t.Errorf("%s / %s: %d cloud calls, %d audit records: the cloud was not used", s.name, c.name, res.CloudCalls, len(sent))
 		}
-		wantVerdict := []string{audit.VerdictAllow, audit.VerdictRedact}
+		verdicts := []string{audit.VerdictAllow, audit.VerdictRedact}
 		if c.strategy == collab.LLMContext {
-			wantVerdict = []string{audit.VerdictPrivate}
+			verdicts = []string{audit.VerdictPrivate}
 		}
-		for _, a := range sent {
-			if a.Policy != "user" || !contains(wantVerdict, a.Verdict) || a.Strategy != string(c.strategy) {
-				t.Errorf("%s / %s: audit record %d (%s %s): policy %q verdict %q strategy %q", s.name, c.name, a.Seq, a.Method, a.Path, a.Policy, a.Verdict, a.Strategy)
-			}
-		}
+		checkRecords(t, sent, string(c.strategy), verdicts...)
 		if strings.TrimSpace(res.Text) == "" && c.strategy != collab.LLM && c.strategy != collab.LLMContext {
 			t.Logf("%s / %s record %d: empty text (random-weight models may end at once)", s.name, c.name, i)
 		}
@@ -163,8 +146,6 @@ func runCell(t *testing.T, s *server, cloud *collab.Cloud, log *audit.Log, grant
 	return result
 }
 
-func countRecords(t testing.TB, log *audit.Log) int { return len(readRecords(t, log)) }
-
 func readRecords(t testing.TB, log *audit.Log) []audit.Record {
 	t.Helper()
 	recs, err := audit.Read(log.Path())
@@ -172,15 +153,6 @@ func readRecords(t testing.TB, log *audit.Log) []audit.Record {
 		t.Fatal(err)
 	}
 	return recs
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func orOK(c openaiapi.Capability) string {

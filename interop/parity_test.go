@@ -25,16 +25,17 @@ import (
 const parityTol = 1e-3
 
 // dial returns a cloud client for s built as the CLI builds one: through
-// the egress, with the generic guard and an audit log in the test's
-// directory.
-func dial(t testing.TB, s *server, detok func([]int32) string) (*collab.Cloud, *audit.Log) {
+// the egress, with the generic guard (a run brings its own) and an audit
+// log in the test's directory, holding grant when it is not nil (for
+// llm-context).
+func dial(t testing.TB, s *server, detok func([]int32) string, grant *egress.Grant) (*collab.Cloud, *audit.Log) {
 	t.Helper()
 	log, err := audit.Open(filepath.Join(t.TempDir(), "audit.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { log.Close() })
-	c, err := egress.Dial(egress.Config{Policy: egress.User, Log: log, Guard: privacy.NewGuard(nil), Detokenize: detok},
+	c, err := egress.Dial(egress.Config{Policy: egress.User, Log: log, Guard: privacy.NewGuard(nil), Detokenize: detok, Private: grant},
 		openaiapi.Config{BaseURL: s.url, Kind: s.kind, Model: s.model})
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +144,7 @@ func TestTopKParity(t *testing.T) {
 			m := engineModel(t, path, o)
 			tm := tokmap.New(m)
 			prefixes := parityPrefixes(t, m, tm.Invalid())
-			c, log := dial(t, s, m.Detokenize)
+			c, log := dial(t, s, m.Detokenize, nil)
 			c.UseVocab(collab.Engine(m))
 			g := privacy.NewGuard(nil)
 			seq, err := m.NewSequence(t.Context())

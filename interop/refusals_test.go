@@ -37,7 +37,7 @@ func TestOllamaTokenizerChecked(t *testing.T) {
 	o := *s
 	o.model = "other"
 	slm := engineModel(t, enginetest.SharedModel(t), llamacpp.Options{ContextSize: 8192, Threads: 1, Parallel: 2})
-	cloud, log := dial(t, &o, slm.Detokenize)
+	cloud, log := dial(t, &o, slm.Detokenize, nil)
 	rec := devRecord(t)
 	r := &collab.Runner{SLM: collab.Engine(slm), Cloud: cloud, Guard: privacy.NewGuard(rec.Vault)}
 	_, err = r.Run(t.Context(), collab.TaskFromRecord(rec), collab.Options{Strategy: collab.Logits, MaxTokens: 4})
@@ -104,8 +104,7 @@ func runLLMContext(t *testing.T, s *server) (*collab.Cloud, error) {
 	t.Helper()
 	slm := engineModel(t, enginetest.SharedModel(t), llamacpp.Options{ContextSize: 8192, Threads: 1, Parallel: 2})
 	grant := egress.AllowPrivate("test: llm-context")
-	_, log := dial(t, s, slm.Detokenize)
-	cloud := dialPrivate(t, s, slm.Detokenize, log, grant)
+	cloud, _ := dial(t, s, slm.Detokenize, grant)
 	rec := devRecord(t)
 	r := &collab.Runner{SLM: collab.Engine(slm), Cloud: cloud, Guard: privacy.NewGuard(rec.Vault), Private: grant}
 	_, err := r.Run(t.Context(), collab.TaskFromRecord(rec), collab.Options{Strategy: collab.LLMContext, CloudMaxTokens: 4})

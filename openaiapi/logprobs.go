@@ -299,17 +299,20 @@ func llamaTop(p LlamaTokenProb, k int) ([]llm.TopLogprob, error) {
 	return top[:min(k, len(top))], nil
 }
 
-// ollamaTries are the generation settings of successive attempts at an
-// Ollama next-token query; see ollamaNextTopK.
-var ollamaTries = []struct {
-	predict int
-	temp    float64
-	seed    int64
-}{
-	{1, 0, 0},
-	{1, 1, 1}, {1, 1, 2}, {1, 1, 3}, {1, 1, 4}, {1, 1, 5}, {1, 1, 6}, {1, 1, 7}, {1, 1, 8},
-	{1, 100, 1}, {1, 100, 2}, {1, 100, 3}, {1, 100, 4}, {1, 100, 5}, {1, 100, 6}, {1, 100, 7}, {1, 100, 8},
-}
+// ollamaTries are the sampling settings of successive one-token attempts
+// at an Ollama next-token query (see ollamaNextTopK): greedy, then eight
+// seeded samples at temperature 1 and eight at 100.
+var ollamaTries = func() []OllamaOptions {
+	zero := 0.0
+	tries := []OllamaOptions{{NumPredict: 1, Temperature: &zero, Seed: new(int64)}}
+	for _, temp := range []float64{1, 100} {
+		for i := range int64(8) {
+			seed := i + 1
+			tries = append(tries, OllamaOptions{NumPredict: 1, Temperature: &temp, Seed: &seed})
+		}
+	}
+	return tries
+}()
 
 // ollamaNextTopK asks Ollama's /api/generate (raw, so that the prompt is
 // continued as given) for the top k after prompt. Ollama computes them
@@ -326,12 +329,10 @@ var ollamaTries = []struct {
 func (c *Client) ollamaNextTopK(ctx context.Context, prompt string, k int) ([]llm.TopLogprob, error) {
 	op := epOllamaNext.op
 	no := false
-	for _, try := range ollamaTries {
-		temp, seed := try.temp, try.seed
+	for _, opts := range ollamaTries {
 		req := OllamaGenerateRequest{
 			Model: c.model, Prompt: prompt, Raw: true, Stream: &no,
-			Logprobs: true, TopLogprobs: k, Truncate: &no,
-			Options: OllamaOptions{NumPredict: try.predict, Temperature: &temp, Seed: &seed},
+			Logprobs: true, TopLogprobs: k, Truncate: &no, Options: opts,
 		}
 		var resp OllamaGenerateResponse
 		if err := c.doJSON(ctx, epOllamaNext, req, &resp); err != nil {
