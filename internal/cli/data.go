@@ -8,8 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/cogenesis/cogenesis/internal/dataset"
+	"github.com/cogenesis/cogenesis/privacy"
 )
 
 // maxDatasetFile bounds a dataset file read whole.
@@ -84,21 +87,112 @@ func runDataValidate(args []string, stdout, stderr io.Writer) error {
 		for _, p := range pe.Problems {
 			fmt.Fprintln(stdout, p)
 		}
+		printWarnings(stderr, pe.Warnings)
 		return fmt.Errorf("data validate %s: %d problems", path, len(pe.Problems))
 	}
 	if err != nil {
 		return fmt.Errorf("data validate %s: %w", path, err)
 	}
+	printWarnings(stderr, f.Warnings)
 	form := string(f.Kind)
 	if f.WithoutContext {
 		form += ", without context"
 	}
+	verdict := "no problems"
+	if n := len(f.Warnings); n > 0 {
+		verdict += fmt.Sprintf(", %d %s (on stderr)", n, plural(n, "warning"))
+	}
 	if *wo != "" {
-		fmt.Fprintf(stdout, "%s: %d records (%s), paired with %s: no problems\n", path, len(f.Records), form, *wo)
+		fmt.Fprintf(stdout, "%s: %d records (%s), paired with %s: %s\n", path, len(f.Records), form, *wo, verdict)
 	} else {
-		fmt.Fprintf(stdout, "%s: %d records (%s): no problems\n", path, len(f.Records), form)
+		fmt.Fprintf(stdout, "%s: %d records (%s): %s\n", path, len(f.Records), form, verdict)
 	}
 	return nil
+}
+
+// printWarnings prints what a dataset load kept but reports (a profile
+// key the format does not know, kept as a private fact), once each.
+func printWarnings[W fmt.Stringer](stderr io.Writer, warns []W) {
+	for _, w := range warns {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+}
+
+// plural returns noun for one and noun+"s" otherwise.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
+}
+
+// skipBadHelp is the help text of every --skip-bad flag.
+const skipBadHelp = "go on with the good records of a dataset that has bad ones, naming the bad ones on stderr (default: a bad record fails the run)"
+
+// loadContext loads a context-aware dataset for a run of generate, vault
+// import, fusion extract or data sft, through the one decoder every path
+// uses (privacy.LoadContext). Warnings and, with skipBad, the bad records
+// left out are printed on stderr once; without skipBad a bad record fails
+// the run, naming every bad record.
+func loadContext(path string, skipBad bool, stderr io.Writer) (*privacy.ContextFile, error) {
+	f, err := privacy.LoadContext(path, privacy.LoadOptions{SkipBad: skipBad})
+	if err != nil {
+		return nil, skipBadHint(err, path)
+	}
+	printWarnings(stderr, f.Warnings)
+	printSkipped(stderr, path, f.Total, f.SkippedRecords())
+	return f, nil
+}
+
+// printSkipped names the bad records a run left out.
+func printSkipped(stderr io.Writer, path string, total int, skipped []int) {
+	if len(skipped) == 0 {
+		return
+	}
+	s := make([]string, len(skipped))
+	for i, n := range skipped {
+		s[i] = strconv.Itoa(n)
+	}
+	fmt.Fprintf(stderr, "skipped %d bad %s of %d: %s (see `cogen data validate %s`)\n",
+		len(skipped), plural(len(skipped), "record"), total, strings.Join(s, ", "), path)
+}
+
+// skipBadHint adds to the error of a dataset with bad records how to go
+// on without them.
+func skipBadHint(err error, path string) error {
+	be, ok := errors.AsType[*privacy.BadRecordsError](err)
+	if !ok {
+		return err
+	}
+	good := be.Total - len(be.Records())
+	return fmt.Errorf("%w\npass --skip-bad to go on with the %d good %s (`cogen data validate %s` lists every problem)", err, good, plural(good, "record"), path)
+}
+
+// recordAt returns the record at index i of a loaded file: an index
+// counts every record of the file, so a bad record left out by --skip-bad
+// keeps its number and cannot be chosen.
+func recordAt(f *privacy.ContextFile, i int) (privacy.Record, error) {
+	if i < 0 || i >= f.Total {
+		return privacy.Record{}, usagef("", "--index %d: %s has %d records", i, f.Path, f.Total)
+	}
+	for _, r := range f.Records {
+		if r.Index == i {
+			return r, nil
+		}
+	}
+	return privacy.Record{}, fmt.Errorf("--index %d: a bad record of %s, skipped (`cogen data validate %s` says why)", i, f.Path, f.Path)
+}
+
+// recordsIn returns the good records of a loaded file whose index is in
+// [lo, hi).
+func recordsIn(f *privacy.ContextFile, lo, hi int) []privacy.Record {
+	var out []privacy.Record
+	for _, r := range f.Records {
+		if r.Index >= lo && r.Index < hi {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func runDataStats(args []string, stdout, stderr io.Writer) error {
@@ -131,6 +225,7 @@ func runDataStats(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("data stats: %w", err)
 		}
+		printWarnings(stderr, f.Warnings)
 		stats = append(stats, f.Stats(dataset.SplitOptions{Ratio: *ratio, Seed: *seed}))
 	}
 	if *markdown {

@@ -111,7 +111,7 @@ func TestDataValidateCorrupted(t *testing.T) {
 	want := []string{
 		fmt.Sprintf(`%s: record 3 (tid %s): field "conversations": missing field`, path, tid(3)),
 		fmt.Sprintf(`%s: record 7: field "tid": want a string, got a number`, path),
-		fmt.Sprintf(`%s: record 11 (tid %s): field "profile": empty history`, path, tid(11)),
+		fmt.Sprintf(`%s: record 11 (tid %s): field "profile": empty writing history`, path, tid(11)),
 		fmt.Sprintf(`%s: record 12 (tid %s): field "additional_profile": want a string, got a number`, path, tid(12)),
 		fmt.Sprintf(`%s: record 40 (tid %s): field "additional_profile": missing field`, path, tid(40)),
 		fmt.Sprintf(`%s: record 100: truncated JSON at byte %d`, path, buf.Len()),

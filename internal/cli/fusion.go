@@ -21,7 +21,7 @@ import (
 	"github.com/cogenesis/cogenesis/privacy"
 )
 
-const fusionUsage = `usage: cogen fusion extract --slm PATH --llm URL|local:PATH --data FILE --out DIR [--k 10] [--records A:B] [--allow-private-egress]
+const fusionUsage = `usage: cogen fusion extract --slm PATH --llm URL|local:PATH --data FILE --out DIR [--k 10] [--records A:B] [--skip-bad] [--allow-private-egress]
        cogen fusion train --train DIR --dev DIR --out FILE [--epochs N] [--seed N] [--patience N]
        cogen fusion eval --data DIR [--comb FILE] [--markdown]`
 
@@ -112,7 +112,8 @@ func runFusionExtract(ctx context.Context, args []string, stdout, stderr io.Writ
 		data      = fs.String("data", "", "context-aware dataset file (context_dev.json format)")
 		out       = fs.String("out", "", "output directory (resumable: records already there are skipped)")
 		k         = fs.Int("k", 10, "top-K log-probabilities per position")
-		records   = fs.String("records", "", "record range A:B (default all)")
+		records   = fs.String("records", "", "record range A:B (default all; bad records skipped by --skip-bad keep their numbers)")
+		skipBad   = fs.Bool("skip-bad", false, skipBadHelp)
 		allowPriv = fs.Bool("allow-private-egress", false, "let the cloud see the reference responses (written with private context)")
 		auditPath = fs.String("audit", "", "egress audit log (default OUT/audit.jsonl)")
 		ef        engineFlags
@@ -128,14 +129,15 @@ func runFusionExtract(ctx context.Context, args []string, stdout, stderr io.Writ
 	case *k < 1 || *k > fusion.MaxK:
 		return usagef("", "--k %d: want 1 to %d", *k, fusion.MaxK)
 	}
-	recs, err := privacy.LoadContextFile(*data)
+	df, err := loadContext(*data, *skipBad, stderr)
 	if err != nil {
 		return err
 	}
-	lo, hi, err := parseRange(*records, len(recs))
+	lo, hi, err := parseRange(*records, df.Total)
 	if err != nil {
 		return &UsageError{Err: err}
 	}
+	recs := recordsIn(df, lo, hi)
 	if err := os.MkdirAll(*out, 0o700); err != nil {
 		return err
 	}
@@ -164,24 +166,24 @@ func runFusionExtract(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	defer closeCloud()
 
-	var todo []int
-	for i := lo; i < hi; i++ {
-		if _, err := os.Stat(filepath.Join(*out, fusion.PositionFile(i))); err != nil {
-			todo = append(todo, i)
+	var todo []privacy.Record
+	for _, rec := range recs {
+		if _, err := os.Stat(filepath.Join(*out, fusion.PositionFile(rec.Index))); err != nil {
+			todo = append(todo, rec)
 		}
 	}
-	done := hi - lo - len(todo)
-	bar := progress.New(stderr, "extract", int64(hi-lo), progress.Initial(int64(done)))
+	done := len(recs) - len(todo)
+	bar := progress.New(stderr, "extract", int64(len(recs)), progress.Initial(int64(done)))
 	var refTokens, slmTokens int
 	start := time.Now()
-	for _, i := range todo {
-		rec := recs[i]
+	for _, rec := range todo {
+		i := rec.Index
 		r := &collab.Runner{SLM: collab.Engine(m), Cloud: cloud, Guard: privacy.NewGuard(rec.Vault), Private: grant, Logger: slog.Default()}
 		ps, st, err := r.TeacherForce(ctx, collab.TaskFromRecord(rec), rec.Reference, *k)
 		if err != nil {
 			bar.Done()
 			if ctx.Err() != nil {
-				fmt.Fprintf(stderr, "interrupted: %d of %d records are in %s; run the same command again to go on\n", done, hi-lo, *out)
+				fmt.Fprintf(stderr, "interrupted: %d of %d records are in %s; run the same command again to go on\n", done, len(recs), *out)
 				return ctx.Err()
 			}
 			return fmt.Errorf("%s record %d: %w", *data, i, err)
@@ -198,7 +200,7 @@ func runFusionExtract(ctx context.Context, args []string, stdout, stderr io.Writ
 	bar.Done()
 	el := time.Since(start)
 	fmt.Fprintf(stdout, "%d records in %s (%d new: %d reference tokens; the local model evaluated %d tokens in %.1f s, %.0f tokens/s)\n",
-		hi-lo, *out, len(todo), refTokens, slmTokens, el.Seconds(), float64(slmTokens)/max(el.Seconds(), 1e-9))
+		len(recs), *out, len(todo), refTokens, slmTokens, el.Seconds(), float64(slmTokens)/max(el.Seconds(), 1e-9))
 	return nil
 }
 

@@ -63,7 +63,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	cf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: cogen generate --slm PATH [--max-tokens N] [--seed N] [--temperature T] TEXT")
-		fmt.Fprintln(stderr, "       cogen generate --strategy S --slm PATH --llm URL|local:PATH (--user FILE | --dataset FILE --index N)")
+		fmt.Fprintln(stderr, "       cogen generate --strategy S --slm PATH --llm URL|local:PATH (--user FILE | --dataset FILE --index N [--skip-bad])")
 		fmt.Fprintln(stderr, "                      [--fusion mean|max] [--schedule all|first:N|pkt:P,K,T] [--trace FILE] [--audit FILE] [TASK]")
 		fs.PrintDefaults()
 	}

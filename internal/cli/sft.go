@@ -19,7 +19,7 @@ import (
 	"github.com/cogenesis/cogenesis/privacy"
 )
 
-const sftUsage = `usage: cogen data sft --data FILE --out FILE.jsonl [--records A:B] [--with-sketch --llm URL|local:PATH [--sketch-full]]`
+const sftUsage = `usage: cogen data sft --data FILE --out FILE.jsonl [--records A:B] [--skip-bad] [--with-sketch --llm URL|local:PATH [--sketch-full]]`
 
 // sftLine is one example in the chat format the usual fine-tuning trainers
 // read (TRL, Axolotl, LLaMA-Factory: a "messages" list per line).
@@ -35,7 +35,8 @@ func runDataSFT(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var (
 		data       = fs.String("data", "", "context-aware dataset file (context_dev.json format)")
 		out        = fs.String("out", "", "JSON Lines file to write (an interrupted run resumes from its complete lines)")
-		records    = fs.String("records", "", "record range A:B (default all)")
+		records    = fs.String("records", "", "record range A:B (default all; bad records skipped by --skip-bad keep their numbers)")
+		skipBad    = fs.Bool("skip-bad", false, skipBadHelp)
 		withSketch = fs.Bool("with-sketch", false, "put the cloud's outline of the public instruction in the prompt, as the sketch strategy does")
 		full       = fs.Bool("sketch-full", false, "with --with-sketch: a full draft instead of an outline (sketch-full)")
 		llmRef     = fs.String("llm", "", "cloud model for --with-sketch: an OpenAI-compatible base URL, or local:PATH")
@@ -57,23 +58,24 @@ func runDataSFT(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case *full && !*withSketch:
 		return usagef(sftUsage, "--sketch-full goes with --with-sketch")
 	}
-	recs, err := privacy.LoadContextFile(*data)
+	df, err := loadContext(*data, *skipBad, stderr)
 	if err != nil {
 		return err
 	}
-	lo, hi, err := parseRange(*records, len(recs))
+	lo, hi, err := parseRange(*records, df.Total)
 	if err != nil {
 		return &UsageError{Err: err}
 	}
+	recs := recordsIn(df, lo, hi)
 	done, err := completeLines(*out)
 	if err != nil {
 		return err
 	}
-	if done > hi-lo {
-		return fmt.Errorf("%s has %d lines, more than the %d records of %s %d:%d; use a new --out", *out, done, hi-lo, *data, lo, hi)
+	if done > len(recs) {
+		return fmt.Errorf("%s has %d lines, more than the %d records of %s %d:%d; use a new --out", *out, done, len(recs), *data, lo, hi)
 	}
 	var cloud *collab.Cloud
-	if *withSketch && done < hi-lo {
+	if *withSketch && done < len(recs) {
 		c, closeCloud, err := dialCloud(ctx, cloudConfig{Target: *llmRef, Kind: openaiapi.Kind(*llmKind), Model: *llmModel}, *auditPath, *cacheDir, stderr)
 		if err != nil {
 			return err
@@ -86,10 +88,10 @@ func runDataSFT(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer f.Close()
-	bar := progress.New(stderr, "sft", int64(hi-lo), progress.Initial(int64(done)))
+	bar := progress.New(stderr, "sft", int64(len(recs)), progress.Initial(int64(done)))
 	defer bar.Done()
-	for i := lo + done; i < hi; i++ {
-		rec := recs[i]
+	for _, rec := range recs[done:] {
+		i := rec.Index
 		task := collab.TaskFromRecord(rec)
 		var sketch string
 		if cloud != nil {
@@ -110,7 +112,7 @@ func runDataSFT(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		bar.Add(1)
 	}
-	fmt.Fprintf(stdout, "%s: %d examples (%d new)\n", *out, hi-lo, hi-lo-done)
+	fmt.Fprintf(stdout, "%s: %d examples (%d new)\n", *out, len(recs), len(recs)-done)
 	return nil
 }
 

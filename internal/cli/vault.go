@@ -14,7 +14,7 @@ import (
 	"github.com/cogenesis/cogenesis/internal/regfile"
 )
 
-const vaultUsage = `usage: cogen vault import --vault PATH --dataset FILE [--index N] [--user ID]
+const vaultUsage = `usage: cogen vault import --vault PATH --dataset FILE [--index N] [--user ID] [--skip-bad]
        cogen vault list --vault PATH
        cogen vault export --vault PATH [--user ID] [--format dataset|user] [--out FILE]
        cogen vault token --vault PATH --user ID   (a bearer token for cogen serve confined to that user)`
@@ -29,12 +29,14 @@ func runVault(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var (
 		dataset, user, format, out *string
 		index                      *int
+		skipBad                    *bool
 	)
 	switch sub {
 	case "import":
 		dataset = fs.String("dataset", "", "dataset file in the paper's context-aware format (context_dev.json)")
 		index = fs.Int("index", -1, "import only this record (default: all)")
 		user = fs.String("user", "", "store the record's user under this id (with --index)")
+		skipBad = fs.Bool("skip-bad", false, skipBadHelp)
 	case "list":
 	case "token":
 		user = fs.String("user", "", "the user the token is bound to")
@@ -73,10 +75,14 @@ func runVault(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		res, err := store.Import(ctx, *dataset, data, vault.ImportOptions{Index: *index, User: *user})
+		res, err := store.Import(ctx, *dataset, data, vault.ImportOptions{Index: *index, User: *user, SkipBad: *skipBad})
 		if err != nil {
-			return err
+			return skipBadHint(err, *dataset)
 		}
+		for _, w := range res.Warnings {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
+		printSkipped(stderr, *dataset, res.Records+len(res.Skipped), res.Skipped)
 		fmt.Fprintf(stdout, "imported %d records: %d users (%d new, %d replaced) into %s\n", res.Records, res.Users, res.Created, res.Replaced, vp)
 		return nil
 	case "token":

@@ -1,9 +1,11 @@
 package dataset
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -40,8 +42,8 @@ func ParseKind(s string) (Kind, error) {
 
 // Roles of the two conversation turns.
 const (
-	RoleUser      = "user"
-	RoleAssistant = "assistant"
+	RoleUser      = privacy.RoleUser
+	RoleAssistant = privacy.RoleAssistant
 )
 
 // Turn is one conversation turn.
@@ -58,8 +60,10 @@ type ProfileItem struct {
 	ID    string `json:"id,omitempty"`
 }
 
-// Field is one "Key: value" line of a context-aware record's
-// additional_profile block.
+// Field is one field of a context-aware record's additional_profile
+// block, as [privacy.ProfileFields] reads it: the key as written (empty
+// for a line of text before the first key) and the value, its
+// continuation lines joined with spaces.
 type Field struct {
 	Key, Value string
 }
@@ -120,33 +124,52 @@ func (r Record) History() []ProfileItem {
 	return nil
 }
 
-// Fields parses the additional_profile block into its "Key: value" lines,
-// skipping blank lines and lines that are not of that form.
+// Fields returns the fields of the additional_profile block in order, as
+// the privacy boundary reads them (see [privacy.ProfileFields]): a value
+// may go on over several lines, and nothing is left out.
 func (r Record) Fields() []Field {
 	var out []Field
-	for line := range strings.Lines(r.AdditionalProfile) {
-		if k, v, ok := profileLine(line); ok {
-			out = append(out, Field{Key: k, Value: v})
-		}
+	for _, f := range privacy.ProfileFields(r.AdditionalProfile) {
+		// The dataset tools show the user's own file on the user's own
+		// device.
+		out = append(out, Field{Key: f.Key, Value: f.Value.UnsafeText()})
 	}
 	return out
 }
 
-// profileLine splits a "Key: value" line. The key is letters, digits,
-// spaces and underscores starting with a letter; the value is not empty.
-func profileLine(line string) (key, value string, ok bool) {
-	k, v, found := strings.Cut(strings.TrimRight(line, "\r\n"), ":")
-	k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-	if !found || k == "" || v == "" {
-		return "", "", false
+// Context returns a context-aware record as the privacy boundary loads
+// it, by [privacy.DecodeRecord] as every other path does: the user's
+// vault, the task and the reference. File and index label errors. A
+// record that is not a valid context-aware record fails with a
+// [*privacy.LoadError] for each problem.
+func (r Record) Context(file string, index int) (privacy.Record, error) {
+	type item struct {
+		Title string `json:"title"`
+		Text  string `json:"text"`
+		ID    string `json:"id"`
 	}
-	for i, c := range k {
-		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-		if !letter && (i == 0 || !(c >= '0' && c <= '9' || c == '_' || c == ' ')) {
-			return "", "", false
-		}
+	rec := struct {
+		TID               string   `json:"tid"`
+		Conversations     []Turn   `json:"conversations"`
+		Profile           []item   `json:"profile"`
+		AdditionalProfile string   `json:"additional_profile"`
+		AdditionalTasks   []string `json:"additional_tasks"`
+	}{TID: r.TID, Conversations: r.Conversations, Profile: []item{}, AdditionalProfile: r.AdditionalProfile, AdditionalTasks: r.AdditionalTasks}
+	for _, p := range r.Profile {
+		rec.Profile = append(rec.Profile, item(p))
 	}
-	return k, v, true
+	if rec.AdditionalTasks == nil {
+		rec.AdditionalTasks = []string{}
+	}
+	raw, err := json.Marshal(rec)
+	if err != nil {
+		panic(fmt.Sprintf("dataset: marshal a record: %v", err)) // strings only
+	}
+	out, err := privacy.ParseContextRecord(file, index, raw)
+	if err != nil {
+		return privacy.Record{}, err
+	}
+	return out, nil
 }
 
 // File is a loaded dataset file.
@@ -161,6 +184,38 @@ type File struct {
 	// Without holds the paired without-context records, index for index,
 	// when the file was loaded with [Options.Without]; nil otherwise.
 	Without []Record
+	// Indexes holds each record's index in the file when bad records were
+	// skipped ([Options.SkipBad]); nil when Records are the file's records
+	// in order. See [File.Index].
+	Indexes []int
+	// Skipped holds every problem of the records skipped as bad under
+	// [Options.SkipBad], in file order.
+	Skipped []Problem
+	// Warnings are what the records kept but report: profile keys the
+	// format does not know and text before the first key, each kept as a
+	// private fact.
+	Warnings []Problem
+}
+
+// Index returns the index in the file of Records[i].
+func (f *File) Index(i int) int {
+	if f.Indexes == nil {
+		return i
+	}
+	return f.Indexes[i]
+}
+
+// SkippedRecords returns the indices of the records skipped as bad,
+// ascending, each once.
+func (f *File) SkippedRecords() []int {
+	var out []int
+	for _, p := range f.Skipped {
+		if p.Index >= 0 {
+			out = append(out, p.Index)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Subset returns a new File holding the records at the given indices (and
@@ -170,10 +225,16 @@ func (f *File) Subset(idx []int) *File {
 	if f.Without != nil {
 		out.Without = make([]Record, 0, len(idx))
 	}
+	if f.Indexes != nil {
+		out.Indexes = make([]int, 0, len(idx))
+	}
 	for _, i := range idx {
 		out.Records = append(out.Records, f.Records[i])
 		if f.Without != nil {
 			out.Without = append(out.Without, f.Without[i])
+		}
+		if f.Indexes != nil {
+			out.Indexes = append(out.Indexes, f.Indexes[i])
 		}
 	}
 	return out
@@ -187,6 +248,11 @@ type Options struct {
 	// file. It must have as many records, the same tids and, at each
 	// index, the task line of the main file's prompt.
 	Without string
+	// SkipBad loads the good records of a file that has bad ones: a
+	// record with a problem (in either file of a pair) is left out, and
+	// its problems go to [File.Skipped]. A problem of a whole file still
+	// fails the load. Without it any problem fails the load.
+	SkipBad bool
 }
 
 // Load reads a dataset file, detecting its kind. It fails with a
@@ -200,10 +266,29 @@ func Load(path string) (*File, error) {
 // format.
 func LoadWith(path string, o Options) (*File, error) {
 	f, probs, fatal := load(path, o)
-	if len(probs) > 0 {
-		return nil, &ProblemError{Problems: probs, Fatal: fatal}
+	if len(probs) == 0 {
+		return f, nil
 	}
-	return f, nil
+	if !o.SkipBad || fatal || slices.ContainsFunc(probs, func(p Problem) bool { return p.Index < 0 }) {
+		var warns []Problem
+		if f != nil {
+			warns = f.Warnings
+		}
+		return nil, &ProblemError{Problems: probs, Fatal: fatal, Warnings: warns}
+	}
+	bad := map[int]bool{}
+	for _, p := range probs {
+		bad[p.Index] = true
+	}
+	good := make([]int, 0, len(f.Records))
+	for i := range f.Records {
+		if !bad[i] {
+			good = append(good, i)
+		}
+	}
+	out := f.Subset(good)
+	out.Indexes, out.Skipped, out.Warnings = good, probs, f.Warnings
+	return out, nil
 }
 
 // Validate checks a dataset file, detecting its kind, and returns every
@@ -234,6 +319,7 @@ func load(path string, o Options) (*File, []Problem, bool) {
 	if wo == nil {
 		return f, probs, fatal
 	}
+	f.Warnings = append(f.Warnings, wo.Warnings...)
 	if !wo.WithoutContext {
 		return f, append(probs, fileProblem(o.Without, "is not a without-context file: its prompts carry context")), fatal
 	}
@@ -291,7 +377,7 @@ func loadOne(path string, kind Kind) (*File, []Problem, bool) {
 		}
 		f.Records = append(f.Records, rec)
 	}
-	f.Kind, f.WithoutContext = d.Kind(), d.WithoutContext()
+	f.Kind, f.WithoutContext, f.Warnings = d.Kind(), d.WithoutContext(), d.Warnings()
 	return f, probs, fatal
 }
 

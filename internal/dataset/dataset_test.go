@@ -166,8 +166,8 @@ func TestValidateCorruptedContext(t *testing.T) {
 	want := []dataset.Problem{
 		{Index: 3, TID: tid(3), Field: "conversations", Reason: "missing field"},
 		{Index: 7, Field: "tid", Reason: "want a string, got a number"},
-		{Index: 11, TID: tid(11), Field: "profile", Reason: "empty history"},
-		{Index: 20, TID: tid(20), Field: "additional_profile", Reason: `line 2: want "Key: value"`},
+		{Index: 11, TID: tid(11), Field: "profile", Reason: "empty writing history"},
+		{Index: 20, TID: tid(20), Field: "additional_profile", Reason: "line 3: duplicate key (first on line 1)"},
 		{Index: 25, TID: tid(25), Field: "conversations[1].value", Reason: "empty reference"},
 		{Index: 30, TID: tid(30), Field: "conversations[0].from", Reason: `wrong role: want "user", got "assistant"`},
 		{Index: 30, TID: tid(30), Field: "conversations[1].from", Reason: `wrong role: want "assistant", got an unknown role`},
@@ -182,7 +182,10 @@ func TestValidateCorruptedContext(t *testing.T) {
 	delete(recs[3], "conversations")
 	recs[7]["tid"] = 7
 	recs[11]["profile"] = []any{}
-	recs[20]["additional_profile"] = "Name: Ann\n" + secret + " without a colon\nAge: 30"
+	recs[20]["additional_profile"] = "Name: Ann\n" + secret + " without a colon\nname: Bo"
+	// Not a problem: a continuation line, and an unknown key kept as a
+	// private fact with a warning.
+	recs[21]["additional_profile"] = recs[21]["additional_profile"].(string) + "\n  " + secret + " goes on\nHobby: " + secret
 	conv(recs[25], 1)["value"] = ""
 	conv(recs[30], 0)["from"] = "assistant"
 	conv(recs[30], 1)["from"] = secret + "-role"
@@ -231,6 +234,12 @@ func TestValidateCorruptedContext(t *testing.T) {
 	if !pe.Fatal {
 		t.Error("Load: the error does not say the JSON is broken")
 	}
+	lines := len(strings.Split(recs[21]["additional_profile"].(string), "\n"))
+	wantWarn := []dataset.Problem{{Path: path, Index: 21, TID: tid(21), Field: "additional_profile", Reason: fmt.Sprintf(`line %d: unknown key "Hobby", kept as a private fact`, lines)}}
+	if diff := cmp.Diff(wantWarn, pe.Warnings, ignoreOffset); diff != "" {
+		t.Errorf("Load's warnings (-want +got):\n%s", diff)
+	}
+	checkNoSecret(t, pe.Warnings)
 }
 
 // TestValidateCorruptedPaperPair corrupts copies of paper_dev.json and

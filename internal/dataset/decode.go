@@ -1,14 +1,14 @@
 package dataset
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"iter"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/cogenesis/cogenesis/privacy"
 )
 
 // Problem is one defect of a dataset file. It names where the defect is
@@ -63,6 +63,9 @@ type ProblemError struct {
 	// (truncated or invalid JSON, not an array, trailing data, no
 	// records); no record comes with it.
 	Fatal bool
+	// Warnings are what the file's records kept but report (see
+	// [Decoder.Warnings]); they are not problems.
+	Warnings []Problem
 }
 
 // Error returns the first problem and how many more there are.
@@ -91,6 +94,8 @@ type Decoder struct {
 	started bool
 	done    bool
 	seen    map[string]int // tid → index of its first record
+	// warnings are what the records so far kept but report.
+	warnings []Problem
 }
 
 // NewDecoder returns a decoder of the JSON array read from r. The name
@@ -109,6 +114,12 @@ func (d *Decoder) Kind() Kind { return d.kind }
 // WithoutContext reports whether the file is a "_wo" file: its user turns
 // are task lines without context. It is known after the first record.
 func (d *Decoder) WithoutContext() bool { return d.without }
+
+// Warnings returns what the records decoded so far kept but report: a
+// profile key the format does not know, or text before the first key,
+// each kept as a private fact (see [privacy.ProfileFields]). A warning
+// names the key, never the value.
+func (d *Decoder) Warnings() []Problem { return d.warnings }
 
 // All returns the records in order. A record that breaks the format comes
 // with a [*ProblemError] listing all its problems, and decoding goes on
@@ -155,25 +166,46 @@ func (d *Decoder) All() iter.Seq2[Record, error] {
 	}
 }
 
-// jsonType names the JSON type of a raw value.
-func jsonType(raw json.RawMessage) string {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if len(raw) == 0 {
-		return "nothing"
+// check decodes and checks one record with [privacy.DecodeRecord], the
+// one decoder of the paper's records, and adds the conventions of a
+// dataset file: a context-aware tid is group_user_task, and no tid comes
+// twice.
+func (d *Decoder) check(raw json.RawMessage, index int, off int64) (Record, []Problem) {
+	if !d.decided {
+		d.detect(raw)
 	}
-	switch raw[0] {
-	case '"':
-		return "a string"
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
+	dec := privacy.DecodeRecord(d.name, index, raw, d.kind)
+	f := dec.Fields
+	rec := Record{TID: f.TID, AdditionalProfile: f.AdditionalProfile, AdditionalTasks: f.AdditionalTasks}
+	for _, t := range f.Conversations {
+		rec.Conversations = append(rec.Conversations, Turn{From: t.From, Value: t.Value})
 	}
-	return "a number"
+	for _, h := range f.Profile {
+		rec.Profile = append(rec.Profile, ProfileItem{Title: h.Title, Text: h.Text, ID: h.ID})
+	}
+	c := &recordCheck{d: d, index: index, tid: f.TID, off: off}
+	for _, p := range dec.Problems {
+		c.add(p.Field, "%s", p.Reason)
+	}
+	for _, w := range dec.Warnings {
+		d.warnings = append(d.warnings, Problem{Path: d.name, Index: index, TID: f.TID, Field: w.Field, Reason: w.Reason, Offset: off})
+	}
+	if rec.TID != "" {
+		if d.kind == KindContext {
+			if parts := strings.Split(rec.TID, "_"); len(parts) != 3 || slices.Contains(parts, "") {
+				c.add("tid", "want group_user_task")
+			}
+		}
+		if first, dup := d.seen[rec.TID]; dup {
+			c.add("tid", "duplicate tid (first at record %d)", first)
+		} else {
+			d.seen[rec.TID] = index
+		}
+	}
+	if d.kind != KindContext {
+		c.lampPrompt(rec)
+	}
+	return rec, c.probs
 }
 
 // recordCheck collects one record's problems.
@@ -189,134 +221,17 @@ func (c *recordCheck) add(field, format string, args ...any) {
 	c.probs = append(c.probs, Problem{Path: c.d.name, Index: c.index, TID: c.tid, Field: field, Reason: fmt.Sprintf(format, args...), Offset: c.off})
 }
 
-// str decodes a string field, reporting a wrong type.
-func (c *recordCheck) str(field string, raw json.RawMessage) (string, bool) {
-	if t := jsonType(raw); t != "a string" {
-		c.add(field, "want a string, got %s", t)
-		return "", false
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		c.add(field, "invalid string")
-		return "", false
-	}
-	return s, true
-}
-
-// object decodes an object into its fields, reporting a wrong type.
-func (c *recordCheck) object(field string, raw json.RawMessage) (map[string]json.RawMessage, bool) {
-	if t := jsonType(raw); t != "an object" {
-		c.add(field, "want an object, got %s", t)
-		return nil, false
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		c.add(field, "invalid object")
-		return nil, false
-	}
-	return m, true
-}
-
-// array decodes an array into its elements, reporting a wrong type.
-func (c *recordCheck) array(field string, raw json.RawMessage) ([]json.RawMessage, bool) {
-	if t := jsonType(raw); t != "an array" {
-		c.add(field, "want an array, got %s", t)
-		return nil, false
-	}
-	var a []json.RawMessage
-	if err := json.Unmarshal(raw, &a); err != nil {
-		c.add(field, "invalid array")
-		return nil, false
-	}
-	return a, true
-}
-
-// unknown reports the fields of m that are not in known. A field name
-// is quoted only when it looks like an identifier, never as free text.
-func (c *recordCheck) unknown(prefix string, m map[string]json.RawMessage, known ...string) {
-	var names []string
-	for k := range m {
-		if !slices.Contains(known, k) {
-			names = append(names, k)
-		}
-	}
-	slices.Sort(names)
-	for _, k := range names {
-		if identifier(k) {
-			c.add(prefix+k, "unknown field")
-		} else {
-			c.add(strings.TrimSuffix(prefix, "."), "unknown field with a %d-byte name", len(k))
-		}
-	}
-}
-
-func identifier(s string) bool {
-	if s == "" || len(s) > 40 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-var contextFields = []string{"tid", "conversations", "profile", "additional_profile", "additional_tasks"}
-
-// check decodes and checks one record.
-func (d *Decoder) check(raw json.RawMessage, index int, off int64) (Record, []Problem) {
-	c := &recordCheck{d: d, index: index, off: off}
-	m, ok := c.object("", raw)
-	if !ok {
-		c.probs[0].Reason = "record is not an object: " + c.probs[0].Reason
-		if !d.decided && d.kind == "" {
-			d.kind = KindPaper
-		}
-		d.decided = true
-		return Record{}, c.probs
-	}
-	if !d.decided {
-		d.detect(m)
-	}
-	var rec Record
-	// The tid first, so that the other problems carry it.
-	if raw, ok := m["tid"]; !ok {
-		c.add("tid", "missing field")
-	} else if s, ok := c.str("tid", raw); ok {
-		switch {
-		case strings.TrimSpace(s) == "":
-			c.add("tid", "empty")
-		case !identifier(s):
-			c.add("tid", "want letters, digits, '_' and '-' only (a %d-byte tid)", len(s))
-		default:
-			rec.TID, c.tid = s, s
-			if first, dup := d.seen[s]; dup {
-				c.add("tid", "duplicate tid (first at record %d)", first)
-			} else {
-				d.seen[s] = c.index
-			}
-		}
-	}
-	if raw, ok := m["conversations"]; !ok {
-		c.add("conversations", "missing field")
-	} else {
-		rec.Conversations = c.conversations(raw)
-	}
-	if d.kind == KindContext {
-		c.contextFields(m, &rec)
-		c.unknown("", m, contextFields...)
-	} else {
-		c.lampPrompt(rec)
-		c.unknown("", m, "tid", "conversations")
-	}
-	return rec, c.probs
-}
-
 // detect decides the kind (when not given) and the without-context form
 // from the first record.
-func (d *Decoder) detect(m map[string]json.RawMessage) {
+func (d *Decoder) detect(raw json.RawMessage) {
 	d.decided = true
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		if d.kind == "" {
+			d.kind = KindPaper
+		}
+		return
+	}
 	var prompt string
 	if convs, ok := m["conversations"]; ok {
 		var turns []struct {
@@ -342,154 +257,6 @@ func (d *Decoder) detect(m map[string]json.RawMessage) {
 	if d.kind != KindContext {
 		t := templates[d.kind]
 		d.without = strings.HasPrefix(prompt, t.taskPrefix)
-	}
-}
-
-// conversations checks the [user, assistant] turns.
-func (c *recordCheck) conversations(raw json.RawMessage) []Turn {
-	items, ok := c.array("conversations", raw)
-	if !ok {
-		return nil
-	}
-	switch len(items) {
-	case 0:
-		c.add("conversations", "empty conversations")
-		return nil
-	case 1:
-		c.add("conversations", "has 1 turn, want 2 (user, assistant)")
-	case 2:
-	default:
-		c.add("conversations", "has %d turns, want 2 (user, assistant)", len(items))
-	}
-	turns := make([]Turn, 0, len(items))
-	for i, it := range items {
-		field := "conversations[" + strconv.Itoa(i) + "]"
-		var t Turn
-		m, ok := c.object(field, it)
-		if !ok {
-			turns = append(turns, t)
-			continue
-		}
-		if raw, ok := m["from"]; !ok {
-			c.add(field+".from", "missing field")
-		} else if s, ok := c.str(field+".from", raw); ok {
-			t.From = s
-			want := RoleAssistant
-			if i == 0 {
-				want = RoleUser
-			}
-			if s != want {
-				got := "an unknown role"
-				if s == RoleUser || s == RoleAssistant || s == "system" {
-					got = strconv.Quote(s)
-				}
-				c.add(field+".from", "wrong role: want %q, got %s", want, got)
-			}
-		}
-		if raw, ok := m["value"]; !ok {
-			c.add(field+".value", "missing field")
-		} else if s, ok := c.str(field+".value", raw); ok {
-			t.Value = s
-			if strings.TrimSpace(s) == "" {
-				what := "empty reference"
-				if i == 0 {
-					what = "empty prompt"
-				}
-				c.add(field+".value", "%s", what)
-			}
-		}
-		c.unknown(field+".", m, "from", "value")
-		turns = append(turns, t)
-	}
-	return turns
-}
-
-// contextFields checks the context-aware fields besides tid and
-// conversations.
-func (c *recordCheck) contextFields(m map[string]json.RawMessage, rec *Record) {
-	if rec.TID != "" {
-		if parts := strings.Split(rec.TID, "_"); len(parts) != 3 || slices.Contains(parts, "") {
-			c.add("tid", "want group_user_task")
-		}
-	}
-	if raw, ok := m["profile"]; !ok {
-		c.add("profile", "missing field")
-	} else if items, ok := c.array("profile", raw); ok {
-		if len(items) == 0 {
-			c.add("profile", "empty history")
-		}
-		for i, it := range items {
-			field := "profile[" + strconv.Itoa(i) + "]"
-			im, ok := c.object(field, it)
-			if !ok {
-				continue
-			}
-			var p ProfileItem
-			for _, name := range []string{"title", "text", "id"} {
-				raw, ok := im[name]
-				if !ok {
-					c.add(field+"."+name, "missing field")
-					continue
-				}
-				s, ok := c.str(field+"."+name, raw)
-				if !ok {
-					continue
-				}
-				if strings.TrimSpace(s) == "" {
-					c.add(field+"."+name, "empty")
-				}
-				switch name {
-				case "title":
-					p.Title = s
-				case "text":
-					p.Text = s
-				case "id":
-					p.ID = s
-				}
-			}
-			c.unknown(field+".", im, "title", "text", "id")
-			rec.Profile = append(rec.Profile, p)
-		}
-	}
-	if raw, ok := m["additional_profile"]; !ok {
-		c.add("additional_profile", "missing field")
-	} else if s, ok := c.str("additional_profile", raw); ok {
-		rec.AdditionalProfile = s
-		if strings.TrimSpace(s) == "" {
-			c.add("additional_profile", "empty profile")
-		}
-		seen := map[string]int{}
-		n := 0
-		for line := range strings.Lines(s) {
-			n++
-			if strings.TrimSpace(line) == "" {
-				continue
-			}
-			k, _, ok := profileLine(line)
-			if !ok {
-				c.add("additional_profile", "line %d: want \"Key: value\"", n)
-				continue
-			}
-			if first, dup := seen[k]; dup {
-				c.add("additional_profile", "line %d: duplicate key (first on line %d)", n, first)
-			} else {
-				seen[k] = n
-			}
-		}
-	}
-	if raw, ok := m["additional_tasks"]; !ok {
-		c.add("additional_tasks", "missing field")
-	} else if items, ok := c.array("additional_tasks", raw); ok {
-		rec.AdditionalTasks = []string{}
-		for i, it := range items {
-			field := "additional_tasks[" + strconv.Itoa(i) + "]"
-			if s, ok := c.str(field, it); ok {
-				if strings.TrimSpace(s) == "" {
-					c.add(field, "empty task")
-				}
-				rec.AdditionalTasks = append(rec.AdditionalTasks, s)
-			}
-		}
 	}
 }
 

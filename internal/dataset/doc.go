@@ -22,10 +22,21 @@
 // # Reading and checking
 //
 // [Load] and [LoadWith] read a whole file into a [File] of typed [Record]s
-// and fail with a [*ProblemError] listing every defect; [Validate] returns
-// the same [Problem]s without failing; [Decoder] streams records one at a
-// time. A problem names the file, the record index, the tid and the field,
-// never the record's text: the records hold private context.
+// and fail with a [*ProblemError] listing every defect, or, with
+// [Options.SkipBad], leave the bad records out and list them in
+// [File.Skipped]; [Validate] returns the same [Problem]s without failing;
+// [Decoder] streams records one at a time. A problem names the file, the
+// record index, the tid and the field, never the record's text: the
+// records hold private context.
+//
+// Each record is decoded and checked by [privacy.DecodeRecord], the one
+// decoder of the paper's records, which the loaders of generate, eval,
+// fusion and sft and the vault's import use too: a record has the same
+// verdict and the same private facts on every path. This package adds
+// the conventions of a dataset file as a whole: a context-aware tid is
+// group_user_task, and no tid comes twice. A profile value may go on over
+// several lines; a profile key the format does not know is kept as a
+// private fact and reported as a warning ([File.Warnings]), by its name.
 //
 // # Splits and statistics
 //

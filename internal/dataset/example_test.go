@@ -27,8 +27,8 @@ func ExampleValidate() {
 	}
 	// Output:
 	// testdata/context_broken.json: record 0 (tid 1_0_0): field "conversations[1].value": empty reference
-	// testdata/context_broken.json: record 0 (tid 1_0_0): field "profile": empty history
-	// testdata/context_broken.json: record 0 (tid 1_0_0): field "additional_profile": line 2: want "Key: value"
+	// testdata/context_broken.json: record 0 (tid 1_0_0): field "profile": empty writing history
+	// testdata/context_broken.json: record 0 (tid 1_0_0): field "additional_profile": line 2: duplicate key (first on line 1)
 	// testdata/context_broken.json: record 1: field "tid": want a string, got a number
 	// testdata/context_broken.json: record 2: truncated JSON at byte 771
 }

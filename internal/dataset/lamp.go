@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cogenesis/cogenesis/internal/atomicfile"
+	"github.com/cogenesis/cogenesis/privacy"
 
 	"github.com/cogenesis/cogenesis/internal/regfile"
 )
@@ -226,7 +227,7 @@ func (o LaMPOptions) withDefaults() LaMPOptions {
 
 // safeID returns a LaMP id fit for a problem: ids are short identifiers.
 func safeID(id lampID) string {
-	if identifier(string(id)) {
+	if privacy.Quotable(string(id)) {
 		return string(id)
 	}
 	return ""

@@ -75,6 +75,11 @@ type Dataset struct {
 	Records string `toml:"records"`
 	// Limit keeps at most this many records of the range (0: all).
 	Limit int `toml:"limit"`
+	// SkipBad evaluates the good records of a file that has bad ones,
+	// naming the skipped ones on the progress output; without it a bad
+	// record fails the run. Records and Limit count the file's records,
+	// bad ones included, so a record keeps its number.
+	SkipBad bool `toml:"skip_bad"`
 }
 
 // Strategy is one collaboration strategy with its options.

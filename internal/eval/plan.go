@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/cogenesis/cogenesis/collab"
 	"github.com/cogenesis/cogenesis/internal/dataset"
@@ -61,89 +64,144 @@ type cellKey struct {
 
 // loadRecords loads the planned records of dataset i.
 func (c *Config) loadRecords(i int) ([]*record, error) {
+	recs, _, err := c.loadDataset(i)
+	return recs, err
+}
+
+// loadDataset loads the planned records of dataset i, and the notes a run
+// prints on its progress output once: the warnings of the file (profile
+// keys kept as private facts) and, with skip_bad, the bad records it
+// skipped.
+func (c *Config) loadDataset(i int) ([]*record, []string, error) {
 	d := c.Datasets[i]
-	var recs []privacy.Record
-	var tasks []collab.Task
+	var (
+		recs  []privacy.Record
+		tasks []collab.Task
+		total int
+		notes []string
+		bad   []int
+	)
 	if d.Kind == string(collab.KindContext) {
-		var err error
-		if recs, err = privacy.LoadContextFile(d.Path); err != nil {
-			return nil, err
+		f, err := privacy.LoadContext(d.Path, privacy.LoadOptions{SkipBad: d.SkipBad})
+		if err != nil {
+			return nil, nil, skipBadHint(i, err)
 		}
+		recs, total, bad = f.Records, f.Total, f.SkippedRecords()
 		for _, r := range recs {
 			tasks = append(tasks, collab.TaskFromRecord(r))
 		}
-	} else {
-		var err error
-		if recs, tasks, err = loadLaMP(d.Path, dataset.Kind(d.Kind)); err != nil {
-			return nil, err
+		for _, w := range f.Warnings {
+			notes = append(notes, "warning: "+w.String())
 		}
+	} else {
+		f, err := dataset.LoadWith(d.Path, dataset.Options{Kind: dataset.Kind(d.Kind), SkipBad: d.SkipBad})
+		if err != nil {
+			return nil, nil, skipBadHint(i, err)
+		}
+		if recs, tasks, err = lampRecords(d.Path, f); err != nil {
+			return nil, nil, err
+		}
+		total, bad = len(f.Records)+len(f.SkippedRecords()), f.SkippedRecords()
+		for _, w := range f.Warnings {
+			notes = append(notes, "warning: "+w.String())
+		}
+	}
+	if len(bad) > 0 {
+		noun := "records"
+		if len(bad) == 1 {
+			noun = "record"
+		}
+		notes = append(notes, fmt.Sprintf("datasets[%d] (%s): skipped %d bad %s of %d: %s (see `cogen data validate %s`)",
+			i, d.Name, len(bad), noun, total, joinInts(bad), d.Path))
 	}
 	data, err := regfile.ReadFile(d.Path, dataset.MaxFileBytes)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var raw []json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("dataset %s: %w", d.Path, err)
+		return nil, nil, fmt.Errorf("dataset %s: %w", d.Path, err)
 	}
-	if len(raw) != len(recs) {
-		return nil, fmt.Errorf("dataset %s: %d JSON records, %d loaded", d.Path, len(raw), len(recs))
+	if len(raw) != total {
+		return nil, nil, fmt.Errorf("dataset %s: %d JSON records, %d loaded", d.Path, len(raw), total)
 	}
 	lo, hi, _ := parseRange(d.Records)
-	if hi < 0 || hi > len(recs) {
-		hi = len(recs)
+	if hi < 0 || hi > total {
+		hi = total
 	}
 	if lo > hi {
-		return nil, &FieldError{Field: fmt.Sprintf("datasets[%d].records", i), Err: fmt.Errorf("%q: %s has %d records", d.Records, d.Path, len(recs))}
+		return nil, nil, &FieldError{Field: fmt.Sprintf("datasets[%d].records", i), Err: fmt.Errorf("%q: %s has %d records", d.Records, d.Path, total)}
 	}
 	if d.Limit > 0 && hi-lo > d.Limit {
 		hi = lo + d.Limit
 	}
 	var out []*record
-	for k := lo; k < hi; k++ {
+	for j, r := range recs {
+		k := r.Index
+		if k < lo || k >= hi {
+			continue
+		}
 		var b bytes.Buffer
 		if err := json.Compact(&b, raw[k]); err != nil {
-			return nil, fmt.Errorf("dataset %s record %d: %w", d.Path, k, err)
+			return nil, nil, fmt.Errorf("dataset %s record %d: %w", d.Path, k, err)
 		}
 		var head struct {
 			TID string `json:"tid"`
 		}
 		_ = json.Unmarshal(raw[k], &head) // the tid is only a label
-		out = append(out, &record{ds: i, index: k, tid: head.TID, rec: recs[k], task: tasks[k], hash: textHash(b.String())})
+		out = append(out, &record{ds: i, index: k, tid: head.TID, rec: r, task: tasks[j], hash: textHash(b.String())})
 	}
 	if len(out) == 0 {
-		return nil, &FieldError{Field: fmt.Sprintf("datasets[%d].records", i), Err: errors.New("selects no record")}
+		return nil, nil, &FieldError{Field: fmt.Sprintf("datasets[%d].records", i), Err: errors.New("selects no record")}
 	}
-	return out, nil
+	return out, notes, nil
 }
 
-// loadLaMP loads a paper-abstract or email file (paper_dev.json): each
-// record's with-context prompt is taken apart into its history items and
+// skipBadHint adds to the error of a dataset with bad records how to go
+// on without them.
+func skipBadHint(i int, err error) error {
+	_, bad := errors.AsType[*privacy.BadRecordsError](err)
+	if pe, ok := errors.AsType[*dataset.ProblemError](err); ok && !pe.Fatal {
+		bad = !slices.ContainsFunc(pe.Problems, func(p dataset.Problem) bool { return p.Index < 0 })
+	}
+	if bad {
+		return fmt.Errorf("datasets[%d]: %w\n(set skip_bad = true in this [[datasets]] entry to evaluate the good records)", i, err)
+	}
+	return err
+}
+
+// joinInts writes "3, 41, 97".
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
+}
+
+// lampRecords takes a loaded paper-abstract or email file (paper_dev.json)
+// apart: each record's with-context prompt becomes its history items and
 // its title or subject, which become the user's vault (history only, for
 // the guard) and the task; the collaboration prompts for the kind are
-// built from them.
-func loadLaMP(path string, kind dataset.Kind) ([]privacy.Record, []collab.Task, error) {
-	f, err := dataset.LoadWith(path, dataset.Options{Kind: kind})
-	if err != nil {
-		return nil, nil, err
-	}
+// built from them. Each record keeps its index in the file.
+func lampRecords(path string, f *dataset.File) ([]privacy.Record, []collab.Task, error) {
 	if f.WithoutContext {
 		return nil, nil, fmt.Errorf("dataset %s: a without-context file; give the file with context", path)
 	}
 	var recs []privacy.Record
 	var tasks []collab.Task
 	for i, r := range f.Records {
-		pr, err := dataset.ParsePrompt(kind, r.Prompt())
+		pr, err := dataset.ParsePrompt(f.Kind, r.Prompt())
 		if err != nil {
-			return nil, nil, fmt.Errorf("dataset %s record %d (%s): prompt: %w", path, i, r.TID, err)
+			return nil, nil, fmt.Errorf("dataset %s record %d (%s): prompt: %w", path, f.Index(i), r.TID, err)
 		}
 		v := &privacy.Vault{ID: r.TID}
 		for _, h := range pr.History {
 			v.History = append(v.History, privacy.HistoryItem{Title: privacy.NewPrivate(h.Title), Text: privacy.NewPrivate(h.Text)})
 		}
 		target := privacy.NewPrivate(pr.Target)
-		recs = append(recs, privacy.Record{Vault: v, Task: privacy.Task{Full: target, General: target}, Reference: privacy.NewPrivate(r.Reference())})
-		tasks = append(tasks, collab.Task{Kind: kind, Instruction: target, General: target, History: v.HistoryText()})
+		recs = append(recs, privacy.Record{Index: f.Index(i), Vault: v, Task: privacy.Task{Full: target, General: target}, Reference: privacy.NewPrivate(r.Reference())})
+		tasks = append(tasks, collab.Task{Kind: f.Kind, Instruction: target, General: target, History: v.HistoryText()})
 	}
 	return recs, tasks, nil
 }
@@ -208,9 +266,12 @@ func (r *runner) plan(ctx context.Context) (*plan, error) {
 	cfg := r.cfg
 	p := &plan{cfg: cfg, byCell: map[cellKey]*genJob{}}
 	for i := range cfg.Datasets {
-		recs, err := cfg.loadRecords(i)
+		recs, notes, err := cfg.loadDataset(i)
 		if err != nil {
 			return nil, err
+		}
+		for _, n := range notes {
+			fmt.Fprintln(r.out, n)
 		}
 		p.records = append(p.records, recs)
 	}

@@ -3,7 +3,6 @@ package vault
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -42,6 +41,10 @@ type ImportOptions struct {
 	// User, when set, is the id the imported user gets instead of the
 	// record's tid (with Index, for one record).
 	User string
+	// SkipBad imports the good records of a file that has bad ones and
+	// lists the bad ones in ImportResult.Skipped. Without it a bad record
+	// imports nothing (see [privacy.LoadOptions]).
+	SkipBad bool
 }
 
 // ImportResult counts what an import did.
@@ -51,39 +54,57 @@ type ImportResult struct {
 	Created  int      `json:"created"`
 	Replaced int      `json:"replaced"`
 	IDs      []string `json:"ids"`
+	// Skipped are the indices of the bad records left out under
+	// ImportOptions.SkipBad.
+	Skipped []int `json:"skipped,omitempty"`
+	// Warnings are what the imported records kept but report: profile
+	// keys the format does not know, kept as private facts (the key's
+	// name, never its value).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Import reads records in the context-aware format from data (file names
 // them in errors) and stores their users: one user per tid, records that
 // share a tid adding their task to the same user (their profiles must
-// agree), an existing user with that id replaced. Nothing is stored when
-// any record is invalid; the error names the record and the field
-// ([*privacy.LoadError] or [*FieldError]).
+// agree), an existing user with that id replaced. Records are read by
+// [privacy.DecodeContext], the decoder every other path uses, so a user
+// holds the same private facts as the guard of a generate run on the same
+// record. Nothing is stored when any record is bad, unless o.SkipBad is
+// set; the error names every bad record and field ([*privacy.BadRecordsError],
+// [*privacy.LoadError] or [*FieldError]).
 func (s *Store) Import(ctx context.Context, file string, data []byte, o ImportOptions) (ImportResult, error) {
-	var raws []json.RawMessage
-	if err := json.Unmarshal(data, &raws); err != nil {
-		return ImportResult{}, &privacy.LoadError{File: file, Record: -1, Reason: "not a JSON array of records"}
-	}
-	first, last := 0, len(raws)
-	if o.Index >= 0 {
-		if o.Index >= len(raws) {
-			return ImportResult{}, fmt.Errorf("import %s: index %d: the file has %d records", file, o.Index, len(raws))
-		}
-		first, last = o.Index, o.Index+1
+	cf, err := privacy.DecodeContext(file, data, privacy.LoadOptions{SkipBad: o.SkipBad})
+	if err != nil {
+		return ImportResult{}, err
 	}
 	if o.User != "" {
 		if err := ValidID(o.User); err != nil {
 			return ImportResult{}, err
 		}
 	}
+	recs, fields := cf.Records, cf.Fields()
+	res := ImportResult{Skipped: cf.SkippedRecords()}
+	if o.Index >= 0 {
+		if o.Index >= cf.Total {
+			return ImportResult{}, fmt.Errorf("import %s: index %d: the file has %d records", file, o.Index, cf.Total)
+		}
+		j := slices.IndexFunc(recs, func(r privacy.Record) bool { return r.Index == o.Index })
+		if j < 0 {
+			return ImportResult{}, &privacy.LoadError{File: file, Record: o.Index, Reason: "a bad record, skipped"}
+		}
+		recs, fields, res.Skipped = recs[j:j+1], fields[j:j+1], nil
+	}
+	for _, w := range cf.Warnings {
+		if o.Index < 0 || w.Record == o.Index {
+			res.Warnings = append(res.Warnings, w.String())
+		}
+	}
 	var users []*User
 	byID := map[string]int{} // user id → index in users
 	from := map[string]int{} // user id → first record
-	for i := first; i < last; i++ {
-		u, err := userFromRecord(file, i, raws[i])
-		if err != nil {
-			return ImportResult{}, err
-		}
+	for k, rec := range recs {
+		i := rec.Index
+		u := userFromRecord(rec, fields[k])
 		if o.User != "" {
 			u.ID = o.User
 		}
@@ -114,9 +135,9 @@ func (s *Store) Import(ctx context.Context, file string, data []byte, o ImportOp
 			}
 		}
 	}
-	res := ImportResult{Records: last - first, Users: len(users)}
+	res.Records, res.Users = len(recs), len(users)
 	now := s.now()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		for _, u := range users {
 			var exists bool
 			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`, u.ID).Scan(&exists); err != nil {
@@ -140,22 +161,10 @@ func (s *Store) Import(ctx context.Context, file string, data []byte, o ImportOp
 	return res, nil
 }
 
-// userFromRecord builds the user of one dataset record. The record is
-// validated by [privacy.ParseContextRecord]; the fields it does not keep
-// (history item ids, additional tasks, the verbatim profile block) are
-// read here.
-func userFromRecord(file string, i int, raw []byte) (*User, error) {
-	rec, err := privacy.ParseContextRecord(file, i, raw)
-	if err != nil {
-		return nil, err
-	}
-	var dr DatasetRecord
-	if err := json.Unmarshal(raw, &dr); err != nil {
-		return nil, &privacy.LoadError{File: file, Record: i, Reason: "invalid record"}
-	}
-	if dr.TID == "" {
-		return nil, &privacy.LoadError{File: file, Record: i, Field: "tid", Reason: "empty"}
-	}
+// userFromRecord builds the user of one good dataset record: the private
+// fields from its vault, the rest (history item ids, other tasks, the
+// verbatim profile block) from its fields as written.
+func userFromRecord(rec privacy.Record, f privacy.RecordFields) *User {
 	v := rec.Vault
 	texts := func(ps []privacy.Private) []string {
 		var out []string
@@ -167,26 +176,26 @@ func userFromRecord(file string, i int, raw []byte) (*User, error) {
 		return out
 	}
 	u := &User{
-		ID: dr.TID, Name: v.Name.UnsafeText(), Age: v.Age.UnsafeText(),
+		ID: f.TID, Name: v.Name.UnsafeText(), Age: v.Age.UnsafeText(),
 		Occupation: v.Occupation.UnsafeText(), Location: v.Location.UnsafeText(),
 		Emails: texts(v.Emails), Phones: texts(v.Phones), Identifiers: texts(v.Identifiers),
 		PersonalTraits: texts(v.PersonalTraits), WritingStyle: texts(v.WritingStyle),
 		PrivateFacts: texts(v.PrivateFacts), ActivityLog: texts(v.ActivityLog), AIUsage: texts(v.AIUsage),
-		Tasks:      []Task{{Task: dr.Conversations[0].Value, Reference: dr.Conversations[1].Value}},
-		ExtraTasks: dr.AdditionalTasks,
+		Tasks:      []Task{{Task: f.Conversations[0].Value, Reference: f.Conversations[1].Value}},
+		ExtraTasks: f.AdditionalTasks,
 	}
-	for j, h := range dr.Profile {
+	for j, h := range f.Profile {
 		ref := h.ID
 		if ref == strconv.Itoa(j) {
 			ref = "" // the default, written back on export
 		}
 		u.History = append(u.History, History{Ref: ref, Title: h.Title, Text: h.Text})
 	}
-	if u.datasetProfile() != dr.AdditionalProfile {
+	if u.datasetProfile() != f.AdditionalProfile {
 		// Keep what the fields cannot say (other keys, other spacing).
-		u.ProfileBlock = dr.AdditionalProfile
+		u.ProfileBlock = f.AdditionalProfile
 	}
-	return u, nil
+	return u
 }
 
 // Export returns the users with the given ids (all when none are given) as

@@ -330,7 +330,7 @@ func TestImportErrorsNameRecordAndField(t *testing.T) {
 		{"empty history", `[` + strings.Replace(good, `"text":"x"`, `"text":""`, 1) + `]`, `record 0: field "profile[0].text": empty`},
 		{"one turn", `[` + strings.Replace(good, `,{"from":"assistant","value":"R"}`, ``, 1) + `]`, `record 0: field "conversations"`},
 		{"wrong type", `[` + strings.Replace(good, `"tid":"a"`, `"tid":5`, 1) + `]`, `record 0: field "tid"`},
-		{"bad id", `[` + strings.Replace(good, `"tid":"a"`, `"tid":"a b"`, 1) + `]`, `record 0: field "id"`},
+		{"bad id", `[` + strings.Replace(good, `"tid":"a"`, `"tid":"a b"`, 1) + `]`, `record 0: field "tid"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
