@@ -284,7 +284,7 @@ func perTokenReference(t *testing.T, c synthCase) map[string]float64 {
 		P := slices.Clone(q)
 		if !stopped && o.Schedule.Consult(k) {
 			ids := slices.Concat(cloudPromptIDs, hist)
-			if len(g.Check(synthVocab{}.Detokenize(ids))) > 0 {
+			if _, leak := g.PublicTokens(ids, synthVocab{}.Detokenize); leak != nil {
 				stopped = true
 			} else {
 				top := cloud.top(ids, o.TopK)

@@ -18,30 +18,44 @@
 // ([PublicConst]). Cloud clients accept only Public.
 //
 // [Vault] is one user's private context, loaded from a record of the
-// paper's context_dev.json ([LoadContextFile], [ParseContextRecord]) or from
-// a user file in TOML or JSON ([LoadVault]). A [Task] splits a writing task
-// into its general section (a candidate for the cloud, still unchecked) and
-// its personal section (never sent).
+// paper's context_dev.json ([LoadContext], [DecodeRecord], [LoadContextFile])
+// or from a user file in TOML or JSON ([LoadVault]). One decoder reads the
+// paper's records on every path: a profile value goes on over several
+// lines ([ProfileFields]), a key the format does not know is kept as a
+// private fact and reported by name, and a bad record fails the load with
+// every bad record named unless [LoadOptions].SkipBad. A [Task] splits a
+// writing task into its general section (a candidate for the cloud, still
+// unchecked) and its personal section (never sent).
 //
 // # Guard
 //
 // A [Guard] is built from a Vault and knows exactly what is private (see
-// DESIGN.md §7). It finds three kinds of leaks:
+// DESIGN.md §7). It compares words folded on both sides (compatibility
+// forms, format characters, look-alike letters of other scripts after
+// UTS #39, diacritics, case) and finds three kinds of leaks:
 //
 //   - entities: the user's name and its parts, location and its parts,
-//     employer, e-mail addresses, phone numbers and other identifiers;
-//   - facts: shingles of three consecutive content words of every private
-//     fact, activity-log item and history text;
-//   - generic PII: e-mail, phone, payment card (Luhn), IBAN (mod 97), US
-//     SSN and labelled national identifiers.
+//     e-mail addresses, phone numbers and other identifiers, and the proper
+//     names and numbers inside private facts (facts.go);
+//   - facts, as meaning rather than word order: the Snowball stems of a
+//     fact's content words, weighed by their rarity in public writing
+//     (rarity.go), matched unordered within a window when the window holds
+//     all of them, most of their weight, a few rare ones, or two after
+//     "your"/"my" (facts.go); a match is redacted as little as makes it no
+//     match;
+//   - generic PII (package [github.com/cogenesis/cogenesis/privacy/pii]):
+//     e-mail, phone (libphonenumber), card (Luhn), IBAN (mod 97), national
+//     IDs, URLs, secrets, and names of people, organisations and places
+//     from gazetteers and cues. Names the vault does not know count for the
+//     text a user wrote ([Guard.Public]), not for what the models write
+//     ([Guard.PublicTokens], [Guard.CheckEgress]).
 //
-// Entities and facts are matched with an Aho-Corasick automaton over
-// normalized words (package [github.com/cogenesis/cogenesis/privacy/ahocorasick]),
-// and PII with linear-time regular expressions, so a check is linear in the
-// length of the text. Policies: [Block] fails closed with a [*LeakError],
-// [Redact] replaces each finding with a placeholder such as [NAME] or
-// [PRIVATE], and [StopCloud] tells the logit loop to stop consulting the
-// cloud. [Guard.CheckEgress] is the hook for the egress choke point.
+// Policies: [Block] fails closed with a [*LeakError], [Redact] replaces
+// each finding with a placeholder such as [NAME] or [PRIVATE], and
+// [StopCloud] tells the logit loop to stop consulting the cloud.
+// [Guard.CheckEgress] is the hook for the egress choke point.
+// [Guard.PublicWith] adds the findings of an on-device model (package
+// [github.com/cogenesis/cogenesis/privacy/guardmodel]), which can only add.
 //
 // # Guarantees
 //

@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/cogenesis/cogenesis/privacy/ahocorasick"
+	"github.com/cogenesis/cogenesis/privacy/pii"
 )
 
 // ErrPrivateEgress is wrapped by every [*LeakError]: private content was
@@ -60,7 +60,8 @@ const (
 	RuleEmailVault = "entity.email"
 	RulePhoneVault = "entity.phone"
 	RuleIdentifier = "entity.identifier"
-	RuleFact       = "fact.shingle"
+	RuleFact       = "fact.private"
+	RuleFactEntity = "fact.entity"
 	RuleActivity   = "fact.activity"
 	RuleHistory    = "fact.history"
 	RuleEmail      = "pii.email"
@@ -72,14 +73,13 @@ const (
 
 var placeholders = map[string]string{
 	RuleName: "[NAME]", RuleLocation: "[LOCATION]", RuleEmailVault: "[EMAIL]", RulePhoneVault: "[PHONE]",
-	RuleIdentifier: "[ID]", RuleFact: "[PRIVATE]", RuleActivity: "[PRIVATE]", RuleHistory: "[PRIVATE]",
+	RuleIdentifier: "[ID]", RuleFact: "[PRIVATE]", RuleFactEntity: "[PRIVATE]", RuleActivity: "[PRIVATE]", RuleHistory: "[PRIVATE]",
 	RuleEmail: "[EMAIL]", RulePhone: "[PHONE]", RuleCard: "[CARD]", RuleIBAN: "[IBAN]", RuleNationalID: "[ID]",
 }
 
-// stopWords are dropped before shingling: function words and the
-// vocabulary every writing task shares ("create", "write", "post"), tuned
-// on the dev data so that general sections of other users' tasks do not
-// match (see the package tests for the measured rates).
+// stopWords are the function words, left out of a fact's content words.
+// Words that carry meaning ("new", "email", "description", "write") are
+// not here: the rarity table weighs them instead (see facts.go).
 var stopWords = func() map[string]bool {
 	m := map[string]bool{}
 	for _, w := range strings.Fields(`a an the and or but nor so yet of in on at to for from by with without within into onto
@@ -88,11 +88,8 @@ var stopWords = func() map[string]bool {
 	via i me my mine myself we us our ours ourselves you your yours yourself yourselves he him his himself she her hers
 	herself it its itself they them their theirs themselves this that these those who whom whose which what where when
 	why how all any both each few more most other some such no not only own same than too very can will just should
-	would could may might must shall do does did doing done be is am are was were been being have has had having get
-	gets got getting make makes made making also s t d ll m re ve o y am pm etc one two three new every via per
-	write writing create creating craft compose develop design prepare draft post blog article essay letter email
-	script guide piece content detailed describe description share sharing highlight highlights highlighting discuss
-	using use used based including include includes like well way ways help helps tips`) {
+	would could may might must shall do does did doing done be is am are was were been being have has had having
+	also s t d ll m re ve o y etc per i'm you're we're they're it's i've you've we've i'll you'll don't`) {
 		m[w] = true
 	}
 	return m
@@ -114,6 +111,10 @@ func words(text string) []word {
 	var b strings.Builder
 	i := 0
 	for i < len(text) {
+		if n := markup(text[i:]); n > 0 {
+			i += n
+			continue
+		}
 		r, n := utf8.DecodeRuneInString(text[i:])
 		if f, ok := foldRune(r); !ok || f == "" {
 			i += n
@@ -139,7 +140,7 @@ func words(text string) []word {
 			break
 		}
 		w := strings.TrimSuffix(b.String(), "'s")
-		if w == "" {
+		if w == "" || isPlaceholder(text, start, i) {
 			continue
 		}
 		out = append(out, word{w, start, i})
@@ -162,10 +163,11 @@ func contentWords(text string) []word {
 // the cloud. Build it with [NewGuard]; it is safe for concurrent use.
 type Guard struct {
 	vocab map[string]int32
-	// Entities match on all words; facts on content words only.
-	entities, facts        *ahocorasick.Matcher[int32]
-	entityRules, factRules []string
-	shingles               int
+	// Entities match on all words, in order; facts on the stems of
+	// content words, in any order (see facts.go).
+	entities    *ahocorasick.Matcher[int32]
+	entityRules []string
+	facts       *factIndex
 }
 
 // NewGuard builds the guard of a vault; a nil vault gives a guard of the
@@ -225,58 +227,83 @@ func NewGuard(v *Vault) *Guard {
 		addEntity(RuleIdentifier, p.UnsafeText())
 	}
 
-	var facts [][]int32
-	seen := map[[3]int32]bool{}
-	addShingles := func(rule, text string) {
-		cw := contentWords(text)
-		if len(cw) < 3 {
-			// Too short to shingle: match the whole phrase exactly.
-			addEntity(rule, text)
-			return
-		}
-		for i := 0; i+3 <= len(cw); i++ {
-			k := [3]int32{id(cw[i].text), id(cw[i+1].text), id(cw[i+2].text)}
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			facts = append(facts, k[:])
-			g.factRules = append(g.factRules, rule)
+	g.facts = newFactIndex()
+	addFact := func(rule, text string) {
+		g.facts.add(rule, text)
+		for _, e := range factEntities(text) {
+			addEntity(RuleFactEntity, e)
 		}
 	}
 	for _, f := range v.PrivateFacts {
-		addShingles(RuleFact, f.UnsafeText())
+		addFact(RuleFact, f.UnsafeText())
 	}
 	for _, f := range v.ActivityLog {
-		addShingles(RuleActivity, f.UnsafeText())
+		addFact(RuleActivity, f.UnsafeText())
 	}
 	for _, h := range v.History {
-		addShingles(RuleHistory, h.Text.UnsafeText())
+		for _, s := range sentences(h.Text.UnsafeText()) {
+			g.facts.add(RuleHistory, s)
+			for _, e := range factEntities(s) {
+				addEntity(RuleFactEntity, e)
+			}
+		}
 	}
-	g.shingles = len(facts)
 	g.entities = ahocorasick.New(ents)
-	g.facts = ahocorasick.New(facts)
 	return g
 }
 
-// Shingles reports how many fact shingles the guard holds.
-func (g *Guard) Shingles() int { return g.shingles }
+// GenericSpans is the guard's generic detector alone (what identifies
+// anyone, with no vault: e-mail addresses, phone and card numbers, names
+// of people, organisations and places, ...), as spans for pii.EvalPUPA.
+func GenericSpans(text string) []pii.Span { return genericDetector.Detect(text) }
 
-var (
-	reEmail = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
-	rePhone = regexp.MustCompile(`(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\d{2,4})[\s.-]\d{2,4}[\s.-]\d{2,4}(?:[\s.-]\d{2,4})?`)
-	reCard  = regexp.MustCompile(`\b\d(?:[ -]?\d){12,18}\b`)
-	reIBAN  = regexp.MustCompile(`\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b`)
-	reSSN   = regexp.MustCompile(`\b\d{3}-\d{2}-\d{4}\b`)
-)
+// genericDetector is the generic detector of every guard: for text a
+// user wrote (the public instruction, guard check).
+var genericDetector = pii.Detector{}
 
-// Check returns every finding in text, ordered by start. A finding wholly
-// inside a verbatim copy of a constant the program declared with
-// [PublicConst] is not one: the template says nothing about the user.
-func (g *Guard) Check(text string) []Finding {
+// structuredDetector is the generic detector for text in flight: the
+// egress backstop and the logit prefixes the local model writes. It finds
+// what identifies anyone by its form (addresses, numbers, accounts) but
+// not names of people, organisations and places, which a story's
+// characters would be: a name the vault knows is still found, by the
+// vault's rules.
+var structuredDetector = pii.Detector{Kinds: slices.DeleteFunc(pii.DefaultKinds(), func(k pii.Kind) bool {
+	return k == pii.Person || k == pii.Organization || k == pii.Place || k == pii.Name
+})}
+
+// Facts reports how many facts (and parts of facts) the guard matches.
+func (g *Guard) Facts() int { return len(g.facts.facts) }
+
+// sentences splits a text at sentence ends and line breaks.
+func sentences(text string) []string {
+	return strings.FieldsFunc(text, func(r rune) bool { return r == '.' || r == '!' || r == '?' || r == '\n' })
+}
+
+// Check returns every finding in text, ordered by start: the vault's
+// entities and facts, and generic PII (see package pii), names of people,
+// organisations and places included. A finding wholly inside a verbatim
+// copy of a constant the program declared with [PublicConst] is not one:
+// the template says nothing about the user.
+func (g *Guard) Check(text string) []Finding { return g.check(text, genericDetector) }
+
+// check is Check with the given generic detector.
+func (g *Guard) check(text string, generic pii.Detector) []Finding {
 	var out []Finding
-	// Entities on all words.
+	// The program's own templates are no evidence: their words take no
+	// part in a match.
+	spans := declaredSpans(text)
 	ws := words(text)
+	if len(spans) > 0 {
+		ws = slices.DeleteFunc(ws, func(w word) bool {
+			for _, sp := range spans {
+				if sp[0] <= w.start && w.end <= sp[1] {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	// Entities on all words.
 	ids := make([]int32, len(ws))
 	for i, w := range ws {
 		if x, ok := g.vocab[w.text]; ok {
@@ -288,42 +315,32 @@ func (g *Guard) Check(text string) []Finding {
 	for _, m := range g.entities.FindAll(ids) {
 		out = append(out, Finding{Rule: g.entityRules[m.Pattern], Start: ws[m.Start].start, End: ws[m.End-1].end})
 	}
-	// Facts on content words.
-	cw := contentWords(text)
-	cids := make([]int32, len(cw))
-	for i, w := range cw {
-		if x, ok := g.vocab[w.text]; ok {
-			cids[i] = x
-		} else {
-			cids[i] = -1
+	// Facts on the stems of content words.
+	out = g.facts.find(ws, out)
+	// Generic PII: what identifies anyone, vault or not.
+	for _, sp := range generic.Detect(text) {
+		out = append(out, Finding{Rule: "pii." + string(sp.Kind), Start: sp.Start, End: sp.End})
+	}
+	// And in the folded text, for what a disguise hid from the patterns
+	// (a fullwidth e-mail address, a phone number with zero-width spaces).
+	if folded, off, ok := foldText(text); ok {
+		for _, sp := range generic.Detect(folded) {
+			f := Finding{Rule: "pii." + string(sp.Kind), Start: off[sp.Start], End: off[sp.End]}
+			if f.End == off[sp.End-1] { // the span ends inside a rune of text
+				f.End = len(text)
+				for j := sp.End; j < len(off); j++ {
+					if off[j] > off[sp.End-1] {
+						f.End = off[j]
+						break
+					}
+				}
+			}
+			if !slices.Contains(out, f) {
+				out = append(out, f)
+			}
 		}
 	}
-	for _, m := range g.facts.FindAll(cids) {
-		out = append(out, Finding{Rule: g.factRules[m.Pattern], Start: cw[m.Start].start, End: cw[m.End-1].end})
-	}
-	// Generic PII.
-	for _, loc := range reEmail.FindAllStringIndex(text, -1) {
-		out = append(out, Finding{Rule: RuleEmail, Start: loc[0], End: loc[1]})
-	}
-	for _, loc := range reCard.FindAllStringIndex(text, -1) {
-		if luhn(text[loc[0]:loc[1]]) {
-			out = append(out, Finding{Rule: RuleCard, Start: loc[0], End: loc[1]})
-		}
-	}
-	for _, loc := range reIBAN.FindAllStringIndex(text, -1) {
-		if ibanValid(text[loc[0]:loc[1]]) {
-			out = append(out, Finding{Rule: RuleIBAN, Start: loc[0], End: loc[1]})
-		}
-	}
-	for _, loc := range reSSN.FindAllStringIndex(text, -1) {
-		out = append(out, Finding{Rule: RuleNationalID, Start: loc[0], End: loc[1]})
-	}
-	for _, loc := range rePhone.FindAllStringIndex(text, -1) {
-		if d := digits(text[loc[0]:loc[1]]); d >= 7 && d <= 15 && !covered(out, loc[0], loc[1]) {
-			out = append(out, Finding{Rule: RulePhone, Start: loc[0], End: loc[1]})
-		}
-	}
-	if spans := declaredSpans(text); len(spans) > 0 {
+	if len(spans) > 0 {
 		out = slices.DeleteFunc(out, func(f Finding) bool {
 			for _, sp := range spans {
 				if sp[0] <= f.Start && f.End <= sp[1] {
@@ -342,15 +359,6 @@ func (g *Guard) Check(text string) []Finding {
 	return out
 }
 
-func covered(fs []Finding, start, end int) bool {
-	for _, f := range fs {
-		if f.Start <= start && end <= f.End {
-			return true
-		}
-	}
-	return false
-}
-
 func digits(s string) int {
 	n := 0
 	for _, r := range s {
@@ -361,48 +369,6 @@ func digits(s string) int {
 	return n
 }
 
-func luhn(s string) bool {
-	sum, n, double := 0, 0, false
-	for i := len(s) - 1; i >= 0; i-- {
-		c := s[i]
-		if c < '0' || c > '9' {
-			continue
-		}
-		d := int(c - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		n++
-		double = !double
-	}
-	return n >= 13 && sum%10 == 0
-}
-
-func ibanValid(s string) bool {
-	s = strings.ReplaceAll(s, " ", "")
-	if len(s) < 15 || len(s) > 34 {
-		return false
-	}
-	s = s[4:] + s[:4]
-	rem := 0
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			rem = (rem*10 + int(r-'0')) % 97
-		case r >= 'A' && r <= 'Z':
-			v := int(r-'A') + 10
-			rem = (rem*100 + v) % 97
-		default:
-			return false
-		}
-	}
-	return rem == 1
-}
-
 // Public turns user-derived text into a Public value under policy: Block
 // fails with a *LeakError on the first finding; Redact replaces every
 // finding with a placeholder for its kind ([NAME], [LOCATION], [PRIVATE],
@@ -410,7 +376,14 @@ func ibanValid(s string) bool {
 // prefixes, see [Guard.PublicTokens]). It is the one way user-derived text
 // becomes public. The findings are returned in every case.
 func (g *Guard) Public(text string, policy Policy) (Public, []Finding, error) {
-	fs := g.Check(text)
+	return g.PublicWith(text, policy, nil)
+}
+
+// PublicWith is [Guard.Public] with extra findings added to the guard's
+// own: those of an on-device model (package guardmodel). They can only
+// add: every finding of the guard stays (see [MergeFindings]).
+func (g *Guard) PublicWith(text string, policy Policy, extra []Finding) (Public, []Finding, error) {
+	fs := MergeFindings(g.Check(text), extra)
 	if len(fs) == 0 {
 		return Public{s: text}, nil, nil
 	}
@@ -420,24 +393,106 @@ func (g *Guard) Public(text string, policy Policy) (Public, []Finding, error) {
 	}
 	var b strings.Builder
 	pos := 0
-	for _, f := range fs {
-		if f.Start < pos { // overlaps one already replaced
-			pos = max(pos, f.End)
-			continue
+	for i := 0; i < len(fs); {
+		// Overlapping findings are one span, with the placeholder of the
+		// first.
+		start, end := fs[i].Start, fs[i].End
+		j := i + 1
+		for j < len(fs) && fs[j].Start < end {
+			end = max(end, fs[j].End)
+			j++
 		}
-		b.WriteString(text[pos:f.Start])
-		b.WriteString(placeholders[f.Rule])
-		pos = f.End
+		b.WriteString(text[pos:start])
+		b.WriteString(placeholder(fs[i].Rule))
+		pos = end
+		i = j
 	}
 	b.WriteString(text[pos:])
 	out := b.String()
-	// Redaction must leave nothing behind (a placeholder cannot complete a
-	// shingle, but check rather than assume).
+	// Redaction must leave nothing behind; check rather than assume.
 	if rest := g.Check(out); len(rest) > 0 {
 		f := rest[0]
 		return Public{}, fs, &LeakError{Detector: detector(f.Rule), RuleID: f.Rule, Start: f.Start, End: f.End}
 	}
 	return Public{s: out}, fs, nil
+}
+
+// MergeFindings returns the union of base and extra, ordered by start (the
+// longer of two findings that start together first): every finding of
+// base is in it, unchanged, and every finding of extra that base lacks is
+// added once. It never removes, shrinks or joins a finding, so a
+// redaction of the result hides at least what a redaction of base hides.
+// base and extra are not modified.
+func MergeFindings(base, extra []Finding) []Finding {
+	out := make([]Finding, 0, len(base)+len(extra))
+	out = append(out, base...)
+	seen := make(map[Finding]bool, len(base)+len(extra))
+	for _, f := range base {
+		seen[f] = true
+	}
+	for _, f := range extra {
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Finding) int {
+		if a.Start != b.Start {
+			return a.Start - b.Start
+		}
+		return b.End - a.End
+	})
+	return out
+}
+
+// placeholder is what a redaction writes for a finding of rule: never
+// empty, so a redaction is always visible.
+func placeholder(rule string) string {
+	if p, ok := placeholders[rule]; ok {
+		return p
+	}
+	if kind, ok := strings.CutPrefix(rule, "pii."); ok {
+		return "[" + strings.ToUpper(kind) + "]"
+	}
+	return "[PRIVATE]"
+}
+
+// markup returns the length of the chat markup that starts text ("<|im_end|>",
+// "</s>", "<start_of_turn>"): angle brackets around letters, digits and
+// "_|/!-" alone, which are no words of anyone. It returns 0 for anything
+// else ("<jo@example.org>" is an address).
+func markup(text string) int {
+	if len(text) < 3 || text[0] != '<' {
+		return 0
+	}
+	for j := 1; j < len(text) && j < 48; j++ {
+		switch c := text[j]; {
+		case c == '>':
+			if j == 1 {
+				return 0
+			}
+			return j + 1
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_|/!-", c) >= 0:
+		default:
+			return 0
+		}
+	}
+	return 0
+}
+
+// isPlaceholder reports whether text[start:end] is the name inside a
+// placeholder a redaction wrote ("[PRIVATE]"), which the guard skips so
+// that a redacted text is checked for what is left of it.
+func isPlaceholder(text string, start, end int) bool {
+	if start == 0 || end >= len(text) || text[start-1] != '[' || text[end] != ']' {
+		return false
+	}
+	for i := start; i < end; i++ {
+		if c := text[i]; (c < 'A' || c > 'Z') && c != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 func detector(rule string) string {
@@ -458,8 +513,10 @@ func (p PublicTokens) Len() int { return len(p.ids) }
 // PublicTokens checks the text of ids (detok renders it, with the tokenizer
 // both models share) and returns them as public, or the first finding as a
 // *LeakError (the StopCloud policy: the caller stops consulting the cloud).
+// Names the vault does not know do not count here (see
+// structuredDetector): the local model's characters are not a leak.
 func (g *Guard) PublicTokens(ids []int32, detok func([]int32) string) (PublicTokens, *LeakError) {
-	if fs := g.Check(detok(ids)); len(fs) > 0 {
+	if fs := g.check(detok(ids), structuredDetector); len(fs) > 0 {
 		f := fs[0]
 		return PublicTokens{}, &LeakError{Detector: detector(f.Rule), RuleID: f.Rule, Start: f.Start, End: f.End}
 	}
@@ -483,7 +540,10 @@ func DeclassifyTokensForTeacherForcing(ids []int32) PublicTokens {
 // CheckEgress is the egress choke point's check: it scans every string in
 // a JSON request body (the raw body when it is not JSON), and the text of
 // token-id prompts when detok is set, and returns the rules hit and a
-// *LeakError for the first finding.
+// *LeakError for the first finding. Like [Guard.PublicTokens] it counts
+// no name the vault does not know: the instruction the user wrote had
+// those redacted by [Guard.Public] before, and what the models write may
+// name anyone.
 func (g *Guard) CheckEgress(body []byte, detok func([]int32) string) ([]string, error) {
 	var texts []string
 	var v any
@@ -495,7 +555,7 @@ func (g *Guard) CheckEgress(body []byte, detok func([]int32) string) ([]string, 
 	var rules []string
 	var first *LeakError
 	for _, t := range texts {
-		for _, f := range g.Check(t) {
+		for _, f := range g.check(t, structuredDetector) {
 			if !slices.Contains(rules, f.Rule) {
 				rules = append(rules, f.Rule)
 			}

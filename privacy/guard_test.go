@@ -36,11 +36,12 @@ func TestGuardCheck(t *testing.T) {
 		{"full name", "A note from Isabel Martinez about homes.", RuleName},
 		{"name part possessive", "Isabel's newest listing", RuleName},
 		{"city", "Homes in Miami are expensive", RuleLocation},
-		{"fact shingle across stop words", "Plan the monthly dinner of the party for guests", RuleFact},
-		{"fact shingle", "highlights your monthly dinner party as a platform", RuleFact},
+		{"fact reordered, inflected", "Plan the dinner parties she hosts every month for potential clients", RuleFact},
+		{"fact owned", "highlights your monthly dinner party as a platform", RuleFact},
+		{"fact topic, not owned", "Plan a monthly dinner party menu", ""},
 		{"short fact phrase", "She loves sailing on weekends", RuleFact},
-		{"activity shingle", "the smart thermostat logs data", RuleActivity},
-		{"history shingle", "the Azure Retreat waterfront home", RuleHistory},
+		{"activity reworded", "my smart thermostat logs when my house sits empty", RuleActivity},
+		{"history words", "the Azure Retreat waterfront home", RuleHistory},
 		{"vault email", "mail isabel@example.org now", RuleEmailVault},
 		{"generic email", "mail jo.smith@corp.example now", RuleEmail},
 		{"card", "card 4111-1111-1111-1111 please", RuleCard},
@@ -76,7 +77,7 @@ func TestGuardCheck(t *testing.T) {
 
 func TestGuardPolicies(t *testing.T) {
 	g := NewGuard(testVault())
-	text := "Isabel Martinez hosts a monthly dinner party in Miami"
+	text := "Isabel Martinez hosts a monthly dinner party for high-end clients in Miami"
 	_, _, err := g.Public(text, Block)
 	le, ok := errors.AsType[*LeakError](err)
 	if !ok || !errors.Is(err, ErrPrivateEgress) || le.RuleID != RuleName || le.Start != 0 {
@@ -89,7 +90,7 @@ func TestGuardPolicies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := pub.String(), "[NAME] [PRIVATE] in [LOCATION]"; got != want {
+	if got, want := pub.String(), "[NAME] [PRIVATE] a monthly [PRIVATE] for high-end [PRIVATE] in [LOCATION]"; got != want {
 		t.Errorf("Redact = %q, want %q (findings %v)", got, want, fs)
 	}
 	clean, fs, err := g.Public("A general task about homes", Block)
@@ -121,7 +122,7 @@ func TestCheckEgress(t *testing.T) {
 	g := NewGuard(testVault())
 	detok := func(ids []int32) string {
 		if len(ids) == 3 {
-			return "monthly dinner party"
+			return "your monthly dinner party"
 		}
 		return "hello"
 	}

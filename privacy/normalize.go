@@ -53,21 +53,35 @@ func foldRune(r rune) (string, bool) {
 	return b.String(), word
 }
 
-// confusable maps letters of other scripts that look like a Latin letter
-// to it: the Cyrillic and Greek look-alikes a homoglyph attack uses (after
-// Unicode's confusables.txt, UTS #39, restricted to single letters that
-// are confused across scripts, so that no Latin word changes).
-var confusable = map[rune]rune{
-	// Cyrillic.
-	'а': 'a', 'А': 'a', 'в': 'b', 'В': 'b', 'с': 'c', 'С': 'c', 'ԁ': 'd', 'е': 'e', 'Е': 'e',
-	'ё': 'e', 'һ': 'h', 'Н': 'h', 'і': 'i', 'І': 'i', 'ї': 'i', 'ј': 'j', 'Ј': 'j', 'к': 'k',
-	'К': 'k', 'ӏ': 'l', 'м': 'm', 'М': 'm', 'о': 'o', 'О': 'o', 'р': 'p', 'Р': 'p', 'ԛ': 'q',
-	'ѕ': 's', 'Ѕ': 's', 'т': 't', 'Т': 't', 'у': 'y', 'У': 'y', 'х': 'x', 'Х': 'x', 'ԝ': 'w',
-	'ү': 'y', 'ո': 'n',
-	// Greek.
-	'α': 'a', 'Α': 'a', 'Β': 'b', 'ε': 'e', 'Ε': 'e', 'Ζ': 'z', 'Η': 'h', 'ι': 'i', 'Ι': 'i',
-	'κ': 'k', 'Κ': 'k', 'Μ': 'm', 'ν': 'v', 'Ν': 'n', 'ο': 'o', 'Ο': 'o', 'ρ': 'p', 'Ρ': 'p',
-	'τ': 't', 'Τ': 't', 'υ': 'u', 'Υ': 'y', 'χ': 'x', 'Χ': 'x',
-	// Latin look-alikes outside ASCII that NFKD keeps.
-	'ı': 'i', 'ȷ': 'j', 'ɑ': 'a', 'ɡ': 'g', 'ɩ': 'i', 'ʏ': 'y', 'ℓ': 'l',
+// foldText is text with each rune folded as words fold it but keeping
+// case and everything outside words (so that the generic detector, which
+// reads capitals, punctuation and digits, sees "Ｊｏｈｎ@ｅｘａｍｐｌｅ.ｃｏｍ" as
+// "John@example.com"), and the byte offset in text of each byte of the
+// result, plus one for the end. It returns ok false when folding changes
+// nothing.
+func foldText(text string) (folded string, offsets []int, ok bool) {
+	var b strings.Builder
+	for i, r := range text {
+		f, word := foldRune(r)
+		switch {
+		case !word:
+			f = norm.NFKC.String(string(r)) // punctuation: compatibility forms only
+		case unicode.IsUpper(r) || unicode.IsTitle(r):
+			f = strings.ToUpper(f)
+		case f != "" && !unicode.IsLower(r) && r >= utf8.RuneSelf:
+			// a digit or a letter without case: as folded
+		}
+		if f != string(r) {
+			ok = true
+		}
+		b.WriteString(f)
+		for range len(f) {
+			offsets = append(offsets, i)
+		}
+	}
+	if !ok {
+		return text, nil, false
+	}
+	offsets = append(offsets, len(text))
+	return b.String(), offsets, true
 }

@@ -29,6 +29,8 @@ func TestGuardSeesThroughDisguises(t *testing.T) {
 		{"city without its umlaut", "A trip to Zurich.", "Zurich"},
 		{"city decomposed", "A trip to Zu\u0308rich.", "Zu\u0308rich"},
 		{"fact in fullwidth", "They ｏｗｅ ｆｏｒｔｙ ｇｒａｎｄ to a ｌｏａｎ ｓｈａｒｋ.", ""},
+		{"e-mail address in fullwidth", "Mail ｊｏｈｎ.ｓｍｉｔｈ＠ｅｘａｍｐｌｅ.ｃｏｍ now.", "ｊｏｈｎ.ｓｍｉｔｈ＠ｅｘａｍｐｌｅ.ｃｏｍ"},
+		{"phone number with a zero-width space", "Call +1 305\u200b555 0147 soon.", "+1 305\u200b555 0147"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,7 +55,7 @@ func TestGuardSeesThroughDisguises(t *testing.T) {
 		})
 	}
 	// Plain text around is not touched by folding.
-	if fs := g.Check("Write a note about a shark, a loan and Zagreb."); len(fs) != 0 {
+	if fs := g.Check("Write a note about a shark and a loan."); len(fs) != 0 {
 		t.Errorf("findings in plain text: %+v", fs)
 	}
 }
@@ -93,21 +95,12 @@ func TestWordsFold(t *testing.T) {
 	}
 }
 
-// BenchmarkGuardCheck is one check of a request (a dev record's general
-// section and task, as the cloud receives them) against the record's vault, the cost
-// paid before every logits cloud call; "disguised" adds fullwidth and
-// zero-width characters, which leave the ASCII fast path.
-func BenchmarkGuardCheck(b *testing.B) {
-	r := devRecords(b)[117] // the longest private context
-	g := NewGuard(r.Vault)
-	plain := r.Task.Full.UnsafeText()
-	disguised := strings.ReplaceAll(strings.ReplaceAll(plain, "a", "ａ"), "e", "e\u200b")
-	for _, c := range []struct{ name, text string }{{"plain", plain}, {"disguised", disguised}} {
-		b.Run(c.name, func(b *testing.B) {
-			b.SetBytes(int64(len(c.text)))
-			for b.Loop() {
-				g.Check(c.text)
-			}
-		})
+// covered reports whether one finding holds [start, end).
+func covered(fs []Finding, start, end int) bool {
+	for _, f := range fs {
+		if f.Start <= start && end <= f.End {
+			return true
+		}
 	}
+	return false
 }
