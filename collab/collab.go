@@ -82,6 +82,11 @@ type Runner struct {
 	// Guard is the user's guard; it checks the public instruction and the
 	// logit prefixes.
 	Guard *privacy.Guard
+	// GuardModel, when set, is asked once per request which spans of the
+	// public instruction reveal the user's context (an on-device model:
+	// package guardmodel); its findings only add to the guard's. It is
+	// not asked for the logit prefixes, which the guard's rules check.
+	GuardModel GuardModel
 	// Private is the grant of --allow-private-egress: it lets llm-context
 	// and teacher forcing send private text (the cloud's egress client
 	// must hold the same grant). Nil for none.
@@ -90,6 +95,30 @@ type Runner struct {
 
 	tokOnce sync.Once
 	tokErr  error
+}
+
+// GuardModel finds what a text reveals of the user's private context.
+type GuardModel interface {
+	Findings(ctx context.Context, text string) ([]privacy.Finding, error)
+}
+
+// publicInstruction is the task's general section after the guard (and
+// the guard model, when there is one), redacted, and how many findings
+// were redacted. An error of the guard model sends nothing.
+func (r *Runner) publicInstruction(ctx context.Context, task Task) (privacy.Public, int, error) {
+	text := task.publicCandidate()
+	var extra []privacy.Finding
+	if r.GuardModel != nil {
+		var err error
+		if extra, err = r.GuardModel.Findings(ctx, text); err != nil {
+			return privacy.Public{}, 0, fmt.Errorf("guard model: %w", err)
+		}
+	}
+	p, findings, err := r.Guard.PublicWith(text, privacy.Redact, extra)
+	if err != nil {
+		return privacy.Public{}, 0, fmt.Errorf("guard public instruction: %w", err)
+	}
+	return p, len(findings), nil
 }
 
 // loaded returns a local sequence holding prompt, reusing an earlier
@@ -246,11 +275,11 @@ func (r *Runner) Run(ctx context.Context, task Task, o Options) (Result, error) 
 	// The public instruction: the general section after the guard.
 	var public privacy.Public
 	if needsCloud && o.Strategy != LLMContext {
-		p, findings, err := r.Guard.Public(task.publicCandidate(), privacy.Redact)
+		p, redactions, err := r.publicInstruction(ctx, task)
 		if err != nil {
-			return res, fmt.Errorf("guard public instruction: %w", err)
+			return res, err
 		}
-		public, res.Redactions = p, len(findings)
+		public, res.Redactions = p, redactions
 	}
 	private := task.privateInstruction()
 	sysCtx := systemFor(task.Kind)

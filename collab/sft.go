@@ -44,9 +44,9 @@ func (r *Runner) CloudSketch(ctx context.Context, task Task, full bool, o Option
 		st = SketchFull
 	}
 	ctx = egress.WithGuard(audit.WithStrategy(ctx, string(st)), r.Guard)
-	public, _, err := r.Guard.Public(task.publicCandidate(), privacy.Redact)
+	public, _, err := r.publicInstruction(ctx, task)
 	if err != nil {
-		return "", fmt.Errorf("guard public instruction: %w", err)
+		return "", err
 	}
 	user := public
 	if !full {

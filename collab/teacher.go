@@ -55,11 +55,11 @@ func (r *Runner) TeacherForce(ctx context.Context, task Task, reference privacy.
 	if err := r.sameTokenizer(ctx); err != nil {
 		return nil, st, err
 	}
-	public, findings, err := r.Guard.Public(task.publicCandidate(), privacy.Redact)
+	public, redactions, err := r.publicInstruction(ctx, task)
 	if err != nil {
-		return nil, st, fmt.Errorf("guard public instruction: %w", err)
+		return nil, st, err
 	}
-	st.Redactions = len(findings)
+	st.Redactions = redactions
 	slmPrompt, err := r.chatTokens(systemFor(task.Kind), task.privateInstruction())
 	if err != nil {
 		return nil, st, err

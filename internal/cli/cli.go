@@ -51,6 +51,8 @@ Commands:
   cloud check   which strategies a cloud server supports, before a run
   serve         the gateway: strategies over the OpenAI protocol, the vault API and a web UI
   vault         the on-device vault of users' private context (import, list, export, token)
+  guard check   the guard's findings in a text against one user's private context
+  guard eval    the generic PII detector on PUPA-format prompts (recall, false findings)
   testmodel     write a random-weight GGUF test model
 
 Run "cogen COMMAND -h" for a command's flags.`
@@ -131,6 +133,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runServe(ctx, rest, stdout, stderr)
 	case "vault":
 		return runVault(ctx, rest, stdout, stderr)
+	case "guard":
+		return runGuard(ctx, rest, stdout, stderr)
 	case "audit":
 		return runAudit(ctx, rest, stdout, stderr)
 	case "data":

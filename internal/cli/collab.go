@@ -17,6 +17,7 @@ import (
 	"github.com/cogenesis/cogenesis/internal/localcloud"
 	"github.com/cogenesis/cogenesis/openaiapi"
 	"github.com/cogenesis/cogenesis/privacy"
+	"github.com/cogenesis/cogenesis/privacy/guardmodel"
 )
 
 // collabFlags are the flags of a collaboration run.
@@ -38,6 +39,8 @@ type collabFlags struct {
 	comb      string
 	gamma     int
 	perToken  bool
+	skipBad   bool
+	guardMod  string
 }
 
 func (c *collabFlags) register(fs *flag.FlagSet) {
@@ -58,26 +61,33 @@ func (c *collabFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.comb, "comb", "", "CombModel file (safetensors, from cogen fusion train) for --fusion learned")
 	fs.IntVar(&c.gamma, "gamma", 0, "speculative: first draft length (default 4, then adaptive)")
 	fs.BoolVar(&c.perToken, "per-token-fallback", false, perTokenFallbackHelp)
+	fs.StringVar(&c.guardMod, "guard-model", "off", guardModelHelp)
+	fs.BoolVar(&c.skipBad, "skip-bad", false, skipBadHelp)
 }
+
+// guardModelHelp is the help text of every --guard-model flag.
+const guardModelHelp = "off, or local: also ask the local model, once per request, which spans of the public instruction reveal the user's context (findings only add to the guard's; costs one short generation)"
 
 // perTokenFallbackHelp is the help text of every --per-token-fallback flag.
 const perTokenFallbackHelp = "speculative against a cloud that cannot score a sequence in one request (llama.cpp's server, Ollama): run per-token fusion instead (same output distribution, one round trip per token) rather than refuse"
 
 // loadTask returns the user's guard input and task from --user or
-// --dataset.
-func (c *collabFlags) loadTask(taskText string) (*privacy.Vault, collab.Task, error) {
+// --dataset; warnings and skipped records of the dataset go to stderr.
+func (c *collabFlags) loadTask(taskText string, stderr io.Writer) (*privacy.Vault, collab.Task, error) {
 	switch {
 	case c.dataset != "" && c.user != "":
 		return nil, collab.Task{}, usagef("", "give --user or --dataset, not both")
+	case c.skipBad && c.dataset == "":
+		return nil, collab.Task{}, usagef("", "--skip-bad goes with --dataset")
 	case c.dataset != "":
-		recs, err := privacy.LoadContextFile(c.dataset)
+		f, err := loadContext(c.dataset, c.skipBad, stderr)
 		if err != nil {
 			return nil, collab.Task{}, err
 		}
-		if c.index < 0 || c.index >= len(recs) {
-			return nil, collab.Task{}, usagef("", "--index %d: %s has %d records", c.index, c.dataset, len(recs))
+		rec, err := recordAt(f, c.index)
+		if err != nil {
+			return nil, collab.Task{}, err
 		}
-		rec := recs[c.index]
 		if taskText != "" {
 			return rec.Vault, collab.TaskFromVault(rec.Vault, privacy.SplitTask(taskText)), nil
 		}
@@ -121,7 +131,7 @@ func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags
 	case method == fusion.Learned:
 		return usagef("pass --comb FILE (cogen fusion train writes one)", "--fusion learned needs a CombModel")
 	}
-	vault, task, err := c.loadTask(taskText)
+	vault, task, err := c.loadTask(taskText, stderr)
 	if err != nil {
 		return err
 	}
@@ -130,7 +140,10 @@ func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags
 	r := &collab.Runner{Guard: guard, Private: grant, Logger: slog.Default()}
 	var cloudKind openaiapi.Kind // the resolved kind of the cloud server
 	var detok func([]int32) string
-	if st != collab.LLM && st != collab.LLMContext {
+	if c.guardMod != "off" && c.guardMod != "local" {
+		return usagef("", "--guard-model %q: want off or local", c.guardMod)
+	}
+	if st != collab.LLM && st != collab.LLMContext || c.guardMod == "local" {
 		// With-context prompts are long.
 		if ef.ctxSize < 8192 {
 			ef.ctxSize = 8192
@@ -146,6 +159,11 @@ func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags
 		defer m.Close()
 		r.SLM = collab.Engine(m)
 		detok = m.Detokenize
+		if c.guardMod == "local" {
+			if r.GuardModel, err = guardmodel.New(m, vault, guardmodel.Options{}); err != nil {
+				return err
+			}
+		}
 	}
 	if st != collab.SLM {
 		if c.llm == "" {

@@ -76,6 +76,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		queue     = fs.Int("queue", serve.DefaultMaxQueue, "chat requests in progress at once; more get 429")
 		allowPriv = fs.Bool("allow-private-egress", false, "offer cogen-llm-context, which sends the private context to the cloud")
 		perToken  = fs.Bool("per-token-fallback", false, perTokenFallbackHelp)
+		guardMod  = fs.String("guard-model", "off", guardModelHelp)
 		ef        engineFlags
 	)
 	var origins []string
@@ -97,6 +98,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := parse(fs, args, stderr); err != nil {
 		return err
+	}
+	if *guardMod != "off" && *guardMod != "local" {
+		return usagef("", "--guard-model %q: want off or local", *guardMod)
 	}
 	if fs.NArg() != 0 {
 		return usagef("usage: cogen serve --slm PATH [--llm URL|local:PATH] [flags]", "unexpected argument %q", fs.Arg(0))
@@ -132,7 +136,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	grant := privateGrant(*allowPriv)
 	s := &serve.Server{
 		Store: store, SLM: m, AuditPath: ap, Token: *token, AllowOrigins: origins, Private: grant,
-		MaxTokens: *maxTokens, CloudMaxTokens: *cloudMax, MaxQueue: *queue, PerTokenFallback: *perToken,
+		MaxTokens: *maxTokens, CloudMaxTokens: *cloudMax, MaxQueue: *queue, PerTokenFallback: *perToken, GuardModel: *guardMod == "local",
 		Logger: slog.Default().With("component", "serve"), Created: time.Now(),
 	}
 	if *llmURL != "" {

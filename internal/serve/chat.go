@@ -147,7 +147,12 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := s.logger().With(keyReq, job.id, keyUser, job.user.ID, keyStrategy, string(job.strategy))
-	runner := s.runner(&job.user)
+	runner, err := s.runner(&job.user)
+	if err != nil {
+		log.Error("guard model", "err", err)
+		httpapi.WriteError(w, http.StatusInternalServerError, "server_error", "the guard model could not start")
+		return
+	}
 	task := collab.TaskFromVault(job.user.Vault(), privacy.SplitTask(job.task))
 	ctx := audit.WithOrigin(r.Context(), job.user.ID, job.id)
 	var res collab.Result

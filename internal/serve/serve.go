@@ -68,6 +68,7 @@ import (
 	"github.com/cogenesis/cogenesis/internal/vault"
 	"github.com/cogenesis/cogenesis/openaiapi"
 	"github.com/cogenesis/cogenesis/privacy"
+	"github.com/cogenesis/cogenesis/privacy/guardmodel"
 )
 
 // Limits and defaults.
@@ -126,6 +127,11 @@ type Server struct {
 	// MaxQueue bounds the chat requests in progress (default
 	// DefaultMaxQueue).
 	MaxQueue int
+	// GuardModel asks the local model, once per request, which spans of
+	// the public instruction reveal the user's context (package
+	// guardmodel; --guard-model local); its findings only add to the
+	// guard's.
+	GuardModel bool
 	// PerTokenFallback lets cogen-speculative run per-token fusion (the
 	// same output distribution, one round trip per token) against a cloud
 	// that cannot score a sequence in one request; without it such a
@@ -153,11 +159,11 @@ const maxRunners = 1024
 
 // runner returns the runner for u, reusing the cached one while the
 // user's vault is unchanged.
-func (s *Server) runner(u *vault.User) *collab.Runner {
+func (s *Server) runner(u *vault.User) (*collab.Runner, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := s.runners[u.ID]; ok && c.updated.Equal(u.Updated) {
-		return c.runner
+		return c.runner, nil
 	}
 	if s.runners == nil || len(s.runners) >= maxRunners {
 		s.runners = map[string]cachedRunner{}
@@ -169,8 +175,15 @@ func (s *Server) runner(u *vault.User) *collab.Runner {
 	if s.Cloud != nil { // a nil *Cloud in the interface would not read as none
 		r.Cloud = s.Cloud
 	}
+	if s.GuardModel {
+		c, err := guardmodel.New(s.SLM, u.Vault(), guardmodel.Options{Logger: r.Logger})
+		if err != nil {
+			return nil, err
+		}
+		r.GuardModel = c
+	}
 	s.runners[u.ID] = cachedRunner{updated: u.Updated, runner: r}
-	return r
+	return r, nil
 }
 
 func (s *Server) logger() *slog.Logger {
