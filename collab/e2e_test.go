@@ -150,11 +150,11 @@ func spread(recs []privacy.Record, n int) []int {
 // knownGuardMisses are the dev records (by index in context_dev.json)
 // whose cloud-bound public instruction the leak oracle finds private text
 // in although the guard let it pass. They are the guard's, not the
-// strategies' (the instruction leaves under every cloud strategy), and
-// belong to the "guard, second generation" issue; the test fails on any
-// other record that leaks, and on a listed one that no longer does.
+// strategies' (the instruction leaves under every cloud strategy): reveals
+// the guard's rules do not reach (README, "The guard"); the test fails on
+// any other record that leaks, and on a listed one that no longer does.
 var knownGuardMisses = map[int]string{
-	65: `the task says "a collaboration project with the up-and-coming designer"; a private fact says "negotiated a collaboration with an up-and-coming designer" (no three-content-word shingle in common)`,
+	65: `the task says "a collaboration project with the up-and-coming designer"; a private fact says "recently negotiated a collaboration with an up-and-coming designer": three of its five stems, 53% of its weight (a match needs 60%), none of them rare`,
 }
 
 // TestAllStrategiesAllRecords runs every strategy on dev records against a

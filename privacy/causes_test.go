@@ -39,6 +39,7 @@ func TestGuardCauses(t *testing.T) {
 		// Dates and amounts are not phone numbers.
 		{"date range", "She worked there from Jun 2015-Dec 2016 and 2019-2022", ""},
 		{"amount", "The budget is $1,200.00 and the GPA 3.69 of 4", ""},
+		{"years", "Sales in 2021 2022 2023 grew", ""},
 		{"phone", "Call her on +44 113 496 0000", RulePhone},
 	}
 	for _, tt := range tests {

@@ -10,28 +10,33 @@ import (
 )
 
 // Facts are matched as meaning, not as word order. Each fact (a private
-// fact, an activity item, a sentence of an earlier writing, and each
-// comma- or semicolon-separated part of one) becomes the set of stems of
-// its content words, each weighed by its rarity in public writing
-// ([weight]). A window of a request matches a fact when it holds
+// fact, an activity item, a sentence of an earlier writing) becomes the
+// set of Snowball stems of its content words, each weighed by its rarity
+// in public writing ([weight]); numbers are left to the entities. A window
+// of a request, max(n+4, [partialWindow]) content words for a fact of n
+// stems, matches the fact when it holds
 //
-//   - every stem of the fact, in any order, spanning at most four content
-//     words more than the fact has (the fact copied, inflected or
-//     reordered), or
-//   - at least two of its stems whose weights add up to [rareEnough],
-//     spanning fewer than max(n+4, [partialWindow]) content words for a
-//     fact of n stems (a paraphrase that keeps the fact's rare words: "the
-//     loan shark to whom I owe forty grand").
+//   - every stem of the fact, in any order, within n+4 content words (the
+//     fact copied, inflected or reordered);
+//   - three or more of its stems with [coverEnough] of its summed weight,
+//     or four or more with [coverMore] (most of the fact, in other order
+//     or with words left out);
+//   - two or more rare stems (each at least [rareStem]) adding up to
+//     [rareEnough] (a paraphrase that keeps the fact's rare words: "the
+//     loan shark to whom I owe forty grand"); or
+//   - for a private fact, two of its stems within [ownedWords] words after
+//     "your", "my" or "our" ("your monthly dinner party").
 //
-// A generic topic phrase that happens to share common words with a fact
-// ("digital marketing strategies") reaches neither. The proper names and
-// numbers inside a fact are entities of their own (see factEntities).
+// A generic topic phrase that shares common words with a fact ("digital
+// marketing strategies") meets none of these. The proper names and numbers
+// inside a fact are entities of their own (see factEntities).
 
 // rareEnough is the summed weight of two or more of a fact's stems that
 // makes a partial match. With the table's N, a word found in no public
-// document weighs 7.7, "loan" 6.0, "party" 3.9 and "write" 2.1; the value
-// was set on the dev users' general sections and the adversarial fixture
-// (see the package tests), not on single records.
+// document weighs 7.7, "loan" 6.0, "party" 3.9 and "write" 2.1. The
+// thresholds were set on the adversarial fixture and on the dev users'
+// general sections against an annotator's labels (see the package tests),
+// not on single records.
 const rareEnough = 14.0
 
 // coverEnough is the share of a fact's summed weight that three or more

@@ -258,8 +258,10 @@ func NewGuard(v *Vault) *Guard {
 func GenericSpans(text string) []pii.Span { return genericDetector.Detect(text) }
 
 // genericDetector is the generic detector of every guard: for text a
-// user wrote (the public instruction, guard check).
-var genericDetector = pii.Detector{}
+// user wrote (the public instruction, guard check). It reports names at
+// the recall end of the scorer: a public name redacted costs the cloud's
+// answer a word, a private one sent cannot be taken back.
+var genericDetector = pii.Detector{Threshold: pii.RecallThreshold}
 
 // structuredDetector is the generic detector for text in flight: the
 // egress backstop and the logit prefixes the local model writes. It finds

@@ -19,8 +19,10 @@ type Report struct {
 	// Tally counts over all prompts.
 	Tally
 	// Even counts the prompts whose conversation_hash starts with an even
-	// hex digit (0, 2, ... e), Odd the others. This package's detector was
-	// tuned on Even only; Odd is its held-out half.
+	// hex digit (0, 2, ... e), Odd the others. This package's name scorer
+	// was trained, and its thresholds chosen, on Even only; Odd is its
+	// held-out half. (Records that repeat a prompt share its
+	// conversation_hash, so they fall in the same half.)
 	Even, Odd Tally
 }
 
@@ -167,9 +169,16 @@ var rePlaceholder = regexp.MustCompile(`(?i)<?presidio_anonymized_[a-z_]+>?`)
 // EvalPUPA runs detect on the user_query of every record of a PUPA CSV
 // file (columns conversation_hash, user_query and pii_units, in any order,
 // with a header line) and counts what it found against pii_units as
-// [Tally] defines. detect may be any detector: [Detect], a
-// [Detector]'s method, or another. EvalPUPA does not close r. Its errors
-// name the record (its line) and the field, never the text.
+// [Tally] defines. In short: a unit is recalled when a finding overlaps
+// one of its occurrences; a finding is true when it overlaps an
+// occurrence of a unit, or is a mention of one (its words are a word or
+// a run of words of a unit of the prompt, "Therese" for the unit
+// "therese belivet"); findings on Presidio placeholders are neither true
+// nor false; the others are false. [Tally.StrictFalsePerPrompt] counts
+// mentions false, as this package did before. detect may be any
+// detector: [Detect], a [Detector]'s method, or another. EvalPUPA does
+// not close r. Its errors name the record (its line) and the field,
+// never the text.
 func EvalPUPA(r io.Reader, detect func(string) []Span) (Report, error) {
 	var rep Report
 	err := eachPUPA(r, func(hash string, h int, query, units string) {

@@ -1,6 +1,8 @@
 package pii
 
 import (
+	"math"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -43,6 +45,7 @@ type token struct {
 	sentStart  bool   // first word of a sentence, line or list item
 	camel      bool   // capitals inside: "ExxonMobil", "getName"
 	sepBefore  string // the text between the previous token and this one
+	line       int    // the line it is on, from 0
 	class      wclass
 }
 
@@ -99,7 +102,10 @@ type nameCand struct {
 	s, e       int
 	start, end int // byte offsets of the tokens
 	rule       string
-	p          float64
+	// group numbers the candidates with the same text (case folded);
+	// reps counts the distinct spans of that group.
+	group, reps int
+	p           float64
 }
 
 // doc is a text prepared for the name finder, and what the scorer reads
@@ -111,20 +117,74 @@ type doc struct {
 	foreign bool
 	// lower holds the words the text writes in lower case somewhere.
 	lower map[string]bool
-	// caps counts the capitalised words.
-	caps int
+	// caps counts the capitalised words, code the words glued to code
+	// punctuation, first the words I, me, my, we ...
+	caps, code, first int
+	// genre says what kind of text it is.
+	genre genre
+	// lines holds, for every line, its words of three letters or more
+	// and how many of those are capitalised.
+	lines []lineStats
 }
+
+type lineStats struct{ words, caps int }
 
 // findNames returns the candidate names of people, organisations and
 // places in text, outside the spans already taken, each with its score.
 func findNames(text string, taken []Span) []nameCand {
 	d, cs := nameCandidates(text, taken)
+	z := make([]float64, len(cs))
 	var x features
 	for i := range cs {
 		d.features(&cs[i], len(cs), &x)
-		cs[i].p = nameModel.prob(&x)
+		z[i] = nameModel.logit(&x)
 	}
+	setScores(cs, z)
 	return cs
+}
+
+// setScores sets the score of every candidate from the logits z the
+// model gives the candidates: all candidates with the same text share
+// one score, the mean of their logits less the log of the number of
+// places the text occurs as a candidate. A name is reported everywhere or nowhere, and
+// one that recurs needs more evidence: if it is no name worth reporting,
+// every occurrence is a false finding, while if it is, it is still one
+// unit of PII.
+func setScores(cs []nameCand, z []float64) {
+	sum := make([]float64, len(cs))
+	n := make([]int, len(cs))
+	for i := range cs {
+		sum[cs[i].group] += z[i]
+		n[cs[i].group]++
+	}
+	for i := range cs {
+		g := cs[i].group
+		cs[i].p = sigmoid(sum[g]/float64(n[g]) - math.Log(float64(cs[i].reps)))
+	}
+}
+
+// groupNames numbers the groups of candidates with the same text and
+// counts the distinct spans of each.
+func groupNames(text string, cs []nameCand) {
+	ids := make(map[string]int, len(cs))
+	var reps []int
+	for i := range cs {
+		c := &cs[i]
+		k := strings.ToLower(text[c.start:c.end])
+		g, ok := ids[k]
+		if !ok {
+			g = len(reps)
+			ids[k] = g
+			reps = append(reps, 0)
+		}
+		c.group = g
+		if !slices.ContainsFunc(cs[:i], func(o nameCand) bool { return o.group == g && o.start == c.start && o.end == c.end }) {
+			reps[g]++
+		}
+	}
+	for i := range cs {
+		cs[i].reps = reps[cs[i].group]
+	}
 }
 
 // nameCandidates prepares text and returns its name candidates, not yet
@@ -133,13 +193,35 @@ func nameCandidates(text string, taken []Span) (*doc, []nameCand) {
 	lx := loadLexicon()
 	toks := tokenize(text)
 	markShouting(toks)
-	d := &doc{text: text, toks: toks, lx: lx, foreign: isForeign(toks, lx)}
+	d := &doc{text: text, toks: toks, lx: lx}
 	for i := range toks {
 		t := &toks[i]
 		if overlapsSpans(taken, t.start, t.end) {
 			t.code = true
 		}
 		t.class = lx.classify(t)
+		if i > 0 {
+			t.line = toks[i-1].line
+			if strings.ContainsAny(t.sepBefore, "\n\r") {
+				t.line++
+			}
+		}
+		for len(d.lines) <= t.line {
+			d.lines = append(d.lines, lineStats{})
+		}
+		if len(t.key) >= 3 {
+			d.lines[t.line].words++
+			if t.cap || t.allCaps {
+				d.lines[t.line].caps++
+			}
+		}
+		if t.code {
+			d.code++
+		}
+		if firstPerson[t.key] {
+			d.first++
+		}
+		d.genre |= genreWords[t.key]
 		switch {
 		case t.cap || t.allCaps:
 			d.caps++
@@ -150,6 +232,7 @@ func nameCandidates(text string, taken []Span) (*doc, []nameCand) {
 			d.lower[t.key] = true
 		}
 	}
+	d.foreign = isForeign(toks, lx)
 	var cs []nameCand
 	add := func(k Kind, s, e int, rule string) {
 		cs = append(cs, nameCand{kind: k, s: s, e: e, start: toks[s].start, end: toks[e-1].end, rule: rule})
@@ -166,6 +249,7 @@ func nameCandidates(text string, taken []Span) (*doc, []nameCand) {
 		}
 		i = j
 	}
+	groupNames(text, cs)
 	return d, cs
 }
 
@@ -233,12 +317,13 @@ func weak(t *token) bool {
 }
 
 // judgeRun decides whether toks[i:j] may be a name, and returns its
-// kind, the token range [s, e) to report and the rule that decided; the
-// rule is "" when it is no candidate. A rule names the evidence: "title" (Mr,
-// Dr), "org:..." (a company or school word ends the run), "place:..." (a
-// gazetteer place), "multi:strongN" (several words, N of them names or
-// unknown words), "single:..." (one word); "@start" marks a run that
-// starts a sentence, where capitals say less.
+// kind, the token range [s, e) of the candidate and the rule that
+// proposed it; the rule is "" when it is no candidate. A rule names the
+// evidence, which the scorer weighs: "title" (Mr, Dr), "org:..." (a
+// company or school word ends the run), "place:..." (a gazetteer place),
+// "multi:strongN" (several words, N of them names or unknown words),
+// "single:..." (one word); "@start" marks a run that starts a sentence,
+// where capitals say less.
 func judgeRun(toks []token, i, j int, foreign bool, lx *lexicon) (Kind, int, int, string) {
 	// A greeting opens a letter: the capitalised words after it name the
 	// addressee ("Dear Maya", "Hi Mr. Lee").
@@ -282,12 +367,6 @@ func judgeRun(toks []token, i, j int, foreign bool, lx *lexicon) (Kind, int, int
 			return Place, i + s, i + e, "place:" + placeName(lx.places[run[s].key]) + at
 		}
 	}
-	// The range without weak words at either end, before proper nouns
-	// the dictionary knows are trimmed too.
-	ks, ke := s, e
-	for ke > ks && weak(&run[ke-1]) {
-		ke--
-	}
 	for s < e && run[s].class == wKnown && !org {
 		s++
 	}
@@ -308,15 +387,6 @@ func judgeRun(toks []token, i, j int, foreign bool, lx *lexicon) (Kind, int, int
 				k = Place
 			}
 			return k, i, j, "suffix:common"
-		}
-		if ks < ke {
-			// Only words the dictionary knows as proper nouns:
-			// "Microsoft", "Google".
-			at := ""
-			if run[ks].sentStart {
-				at = "@start"
-			}
-			return Name, i + ks, i + ke, "known" + at
 		}
 		return "", 0, 0, ""
 	}
@@ -371,21 +441,16 @@ func judgeRun(toks []token, i, j int, foreign bool, lx *lexicon) (Kind, int, int
 		case strong == 1:
 			return ret(kind, "multi:strong1")
 		}
-		return ret(kind, "multi:strong0")
+		// Every word is one the dictionary explains ("Real Estate
+		// Market", "Piano Music"): no candidate.
+		return "", 0, 0, ""
 	}
 	switch t := &core[0]; t.class {
 	case wName:
 		return ret(Person, "single:name")
 	case wUnknown:
+		// Short or in a foreign text, it says less: the scorer knows.
 		return ret(Name, "single:unknown")
-	case wAmbiguous:
-		switch {
-		case lx.names[t.key]:
-			return ret(Person, "single:ambiguous")
-		case lx.places[t.key] > placeNone:
-			return ret(Place, "single:ambiguous")
-		}
-		return ret(Name, "single:ambiguous")
 	case wPlace:
 		return ret(Place, "single:town")
 	case wAcronym:
@@ -582,7 +647,7 @@ func isForeign(toks []token, lx *lexicon) bool {
 	n, known := 0, 0
 	for i := range toks {
 		t := &toks[i]
-		if t.cap || t.allCaps || t.code || len(t.key) < 3 {
+		if t.cap || t.allCaps || t.code || len(t.key) < 3 || strings.ContainsAny(t.key, "0123456789") {
 			continue
 		}
 		n++

@@ -84,11 +84,13 @@ func findPatterns(text string, c *candidates) {
 		c.add(Email, l[0], l[1], "email")
 	}
 	for _, l := range findIn(reURL, text, schemes) {
-		c.add(URL, l[0], l[0]+len(trimURL(text[l[0]:l[1]])), "url")
+		u := trimURL(text[l[0]:l[1]])
+		c.add(urlKind(u), l[0], l[0]+len(u), "url")
 	}
 	for _, l := range findIn(reHost, text, dots) {
 		if hostValid(text, l[0], l[1]) {
-			c.add(URL, l[0], l[0]+len(trimURL(text[l[0]:l[1]])), "host")
+			u := trimURL(text[l[0]:l[1]])
+			c.add(urlKind(u), l[0], l[0]+len(u), "host")
 		}
 	}
 	for _, l := range findIf(reIPv4, text, digits, func(w string) bool { return strings.Count(w, ".") >= 3 }) {
@@ -530,6 +532,16 @@ func phoneValid(s string) bool {
 		return false
 	}
 	if strings.Count(s, "(") != strings.Count(s, ")") {
+		return false
+	}
+	// A list of years ("2021 2022 2023") is no phone number.
+	years := 0
+	for _, g := range groups {
+		if len(g) == 4 && (g[:2] == "19" || g[:2] == "20") {
+			years++
+		}
+	}
+	if years == len(groups) {
 		return false
 	}
 	for _, g := range groups {

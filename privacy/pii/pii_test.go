@@ -70,12 +70,8 @@ func TestDetectPatterns(t *testing.T) {
 		{"iban bad checksum", "pay to DE89 3704 0044 0532 0130 01 today"},
 		{"ssn", "SSN {{national_id:123-45-6789}}"},
 		{"ssn never issued", "000-12-3456 666-12-3456 912-34-5678 123-00-4567"},
-		{"url", "see {{url:https://example.com/a?b=c}}."},
-		{"url in parentheses", "(see {{url:https://en.wikipedia.org/wiki/Foo_(bar)}})"},
-		{"www", "visit {{url:www.example.org}} now"},
-		{"bare host", "Summarize {{url:forex.com}} as a broker"},
-		{"socks", "proxy {{url:socks5://67.213.212.58:20010}}"},
-		{"code is no host", "import java.io.File; using System.IO;"},
+		{"public url", "see https://example.com/a?b=c. and www.example.org"},
+		{"profile url", "see {{url:https://www.linkedin.com/in/tanya-example}}."},
 		{"ip", "server {{ip:203.0.113.7}} is down"},
 		{"private ip and version", "192.168.1.105 10.0.0.2 Chrome/110.0.0.0 v1.2.3.4"},
 		{"secret", "password={{secret:hunter2x9}} and token: Request"},
@@ -141,12 +137,45 @@ func TestValidators(t *testing.T) {
 	}
 }
 
+// TestDetectLinks checks the web addresses: those that name someone are
+// URL, the others Link, which only a Detector that asks for it reports.
+func TestDetectLinks(t *testing.T) {
+	checkDetect(t, Detector{Kinds: append(DefaultKinds(), Link)}, []struct{ name, in string }{
+		{"url", "see {{link:https://example.com/a?b=c}}."},
+		{"url in parentheses", "(see {{link:https://en.wikipedia.org/wiki/Foo_(bar)}})"},
+		{"www", "visit {{link:www.example.org}} now"},
+		{"bare host", "Summarize {{link:forex.com}} as a broker"},
+		{"socks", "proxy {{link:socks5://67.213.212.58:20010}}"},
+		{"code is no host", "import java.io.File; using System.IO;"},
+		{"linkedin", "{{url:https://www.linkedin.com/in/tanya-wasilew-12ab}} and {{url:linkedin.com/company/erxes}}"},
+		{"linkedin page", "{{link:https://www.linkedin.com/jobs/view/123}}"},
+		{"github user", "code at {{url:https://github.com/tanyaw}} and {{url:https://github.com/tanyaw/resume}}"},
+		{"github page", "{{link:https://github.com/features}} and {{link:https://github.com}}"},
+		{"social", "{{url:https://twitter.com/erxeshq}} {{url:https://www.facebook.com/erxesHQ/}} {{url:https://www.youtube.com/@tanya}}"},
+		{"video", "{{link:https://www.youtube.com/watch?v=abc}}"},
+		{"personal site", "{{url:https://tanyaw.github.io/cv}} and {{url:https://tanya.substack.com}}"},
+	})
+	for _, u := range []string{"https://www.linkedin.com/in/x", "http://m.facebook.com/someone", "https://t.me/someone", "reddit.com/u/someone", "ftp://tanya:pw@files.example.net/x"} {
+		if !personalURL(u) {
+			t.Errorf("personalURL(%q) = false, want true", u)
+		}
+	}
+	for _, u := range []string{"https://www.linkedin.com/", "https://facebook.com/sharer.php?u=x", "https://x.com/home", "https://github.com/about", "https://medium.com/topic"} {
+		if personalURL(u) {
+			t.Errorf("personalURL(%q) = true, want false", u)
+		}
+	}
+}
+
+// TestDetectNames checks the name finder on short texts. Whether a name
+// is reported depends on the trained scorer (scorer_weights.go): a case
+// that fails after retraining says what the new weights changed.
 func TestDetectNames(t *testing.T) {
 	checkDetect(t, Detector{}, []struct{ name, in string }{
 		{"my name is", "Hello, my name is {{person:Haneen Haitham}} and I need help"},
 		{"my name is lower case", "my name is {{person:belal}} a gp doctor"},
 		{"i am an adjective", "I am willing to relocate and I am happy"},
-		{"company", "I worked at {{organization:Napco National Company}} as Senior Compliance Officer"},
+		{"company", "I worked at {{organization:Napco National Company}} for ten years"},
 		{"university", "MBA from {{organization:Saudi Electronic University}}, 2022"},
 		{"title", "Mr. {{person:Frazier}} asked Dr. {{person:Ruby Allen}} to call"},
 		{"greeting", "Dear {{person:Maya}},\nNoted, I will send it."},
@@ -155,7 +184,7 @@ func TestDetectNames(t *testing.T) {
 		{"unknown word", "We ordered from {{name:Aljoumaih}} twice."},
 		{"country", "I live in {{place:Saudi Arabia}} with my family"},
 		{"region", "Oral health barriers in {{place:Texas}} schools"},
-		{"capital", "She moved from Dammam to {{place:Riyadh}} last year"},
+		{"cities", "She moved from {{place:Dammam}} to {{place:Riyadh}} last year"},
 		{"city after live in", "I live in {{place:Dammam}} now"},
 		{"city after I'm from", "I'm from {{place:Kolkata}}."},
 		{"lower-case place", "I am originally from {{place:washington}}."},
@@ -183,10 +212,14 @@ func TestDetectPrecise(t *testing.T) {
 	checkDetect(t, Detector{Precise: true}, []struct{ name, in string }{
 		{"full name", "The report was written by {{person:Tanya Wasilew}} last week."},
 		{"company", "I worked at {{organization:Napco National Company}} for years"},
-		{"city is recall only", "I live in Dammam, near Riyadh"},
-		{"unknown word is recall only", "We ordered from Aljoumaih twice."},
-		{"no urls", "see https://example.com/docs and {{email:jane@example.com}}"},
+		{"weaker evidence", "She moved from Dammam to Riyadh last year"},
+		{"no links", "see https://example.com/docs and {{email:jane@example.com}}"},
 	})
+	// The default reports what Precise leaves out.
+	text := "She moved from Dammam to Riyadh last year"
+	if got := Detect(text); len(got) != 2 {
+		t.Errorf("Detect(%q) = %v, want two places", text, show(text, got))
+	}
 }
 
 func TestDetectKinds(t *testing.T) {
@@ -291,4 +324,18 @@ func ExampleDetect() {
 	// email "jane.doe@example.com"
 	// phone "+1 415 555 2671"
 	// place "Austin"
+}
+
+// A web address that names someone is a URL; any other is a Link, which
+// a Detector reports only when asked.
+func ExampleDetector() {
+	text := "Profile: https://www.linkedin.com/in/jane-doe-1234, docs at https://go.dev/doc"
+	for _, s := range (Detector{Kinds: []Kind{URL, Link}}).Detect(text) {
+		fmt.Printf("%s %q\n", s.Kind, text[s.Start:s.End])
+	}
+	fmt.Println(len(Detect(text)))
+	// Output:
+	// url "https://www.linkedin.com/in/jane-doe-1234"
+	// link "https://go.dev/doc"
+	// 1
 }

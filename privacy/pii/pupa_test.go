@@ -31,26 +31,29 @@ func readPUPA(tb testing.TB) []byte {
 }
 
 // pupaDetectors are the detectors measured on PUPA: this package's two
-// settings and the project's detector before it.
+// settings, the default with every web address (Link) and the project's
+// detector before this package.
 var pupaDetectors = []struct {
 	name   string
 	detect func(string) []Span
 }{
 	{"default", Detect},
 	{"precise", Detector{Precise: true}.Detect},
+	{"links", Detector{Kinds: append(DefaultKinds(), Link)}.Detect},
 	{"before", beforeDetect},
 }
 
 // TestPUPA measures the detectors on the real PUPA prompts and checks the
 // figures against floors and ceilings a little below and above what they
-// measured when this test was written (see doc.go for the figures). The
-// thresholds were chosen on the whole file; the detector's rules were
-// tuned on the Even half only.
+// measured when this test was written (doc.go gives the figures). The
+// name scorer and its thresholds were trained and chosen on the Even
+// half only (see TestTrainScorer): the thresholds keep Even at or below
+// 0.2 (default) and 0.1 (Precise) false findings per prompt, which this
+// test checks exactly; Odd is held out.
 //
 // The issue's target is recall >= 60% with <= 0.2 false findings per
-// prompt. The default detector meets the recall and not the false
-// findings; the precise one comes closer on false findings at 39% recall.
-// The test logs where each stands.
+// prompt. Neither setting meets it on the held-out half: the test logs
+// where each stands.
 func TestPUPA(t *testing.T) {
 	data := readPUPA(t)
 	reps := map[string]Report{}
@@ -86,12 +89,12 @@ func TestPUPA(t *testing.T) {
 	}
 	def, pre, before := reps["default"], reps["precise"], reps["before"]
 	for _, b := range []bound{
-		{"default all", def.Tally, 0.60, 1.00},
-		{"default even", def.Even, 0.64, 0.80},
-		{"default odd", def.Odd, 0.57, 1.25},
-		{"precise all", pre.Tally, 0.37, 0.35},
-		{"precise even", pre.Even, 0.38, 0.27},
-		{"precise odd", pre.Odd, 0.35, 0.45},
+		{"default all", def.Tally, 0.435, 0.25},
+		{"default even", def.Even, 0.475, targetFalse},
+		{"default odd", def.Odd, 0.40, 0.34},
+		{"precise all", pre.Tally, 0.29, 0.125},
+		{"precise even", pre.Even, 0.31, preciseFalse},
+		{"precise odd", pre.Odd, 0.27, 0.16},
 		{"before all", before.Tally, 0, 0.15},
 	} {
 		if r := b.t.Recall(); r < b.minRecall {
@@ -101,15 +104,18 @@ func TestPUPA(t *testing.T) {
 			t.Errorf("%s: %.3f false findings per prompt, want <= %.2f", b.name, f, b.maxFPP)
 		}
 	}
-	if before.Recall() > 0.05 || def.Recall() < before.Recall()+0.5 {
+	if pre.FalseFindings >= def.FalseFindings || pre.UnitsRecalled >= def.UnitsRecalled {
+		t.Errorf("precise: %d false findings, %d units; default %d, %d: want fewer of both", pre.FalseFindings, pre.UnitsRecalled, def.FalseFindings, def.UnitsRecalled)
+	}
+	if before.Recall() > 0.05 || def.Recall() < before.Recall()+0.4 {
 		t.Errorf("before recall %.3f, default %.3f: want the default far above", before.Recall(), def.Recall())
 	}
 	for _, d := range []struct {
 		name string
 		t    Tally
-	}{{"default", def.Tally}, {"precise", pre.Tally}} {
-		t.Logf("issue target (recall >= 0.60, false/prompt <= 0.20): %s recall %.3f (met %v), false/prompt %.3f (met %v)",
-			d.name, d.t.Recall(), d.t.Recall() >= 0.6, d.t.FalsePerPrompt(), d.t.FalsePerPrompt() <= 0.2)
+	}{{"default odd", def.Odd}, {"precise odd", pre.Odd}, {"default all", def.Tally}} {
+		t.Logf("issue target (recall >= 0.60, false/prompt <= 0.20): %s recall %.3f (met %v), false/prompt %.3f (met %v; strict %.3f)",
+			d.name, d.t.Recall(), d.t.Recall() >= 0.6, d.t.FalsePerPrompt(), d.t.FalsePerPrompt() <= 0.2, d.t.StrictFalsePerPrompt())
 	}
 }
 
