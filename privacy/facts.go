@@ -110,7 +110,7 @@ type factHit struct {
 	owned bool // the word follows "your", "my" or "our" closely
 }
 
-// find returns the findings of the facts in the content words cw. A
+// find returns the findings of the facts in the words ws of a text. A
 // match is redacted as little as makes it no match: its rarest words, one
 // after another, until what is left of the window meets neither rule and
 // more than half of its words are gone (a generic word of the task stays,
@@ -281,8 +281,8 @@ func (m *matcher) redact(hs []factHit, win [2]int, cw []word, out []Finding) []F
 		out = append(out, Finding{Rule: m.f.rule, Start: cw[pos[i]].start, End: cw[pos[j-1]].end})
 		i = j
 	}
-	// Hits of the window not redacted no longer start a match of their
-	// own with what was redacted; they may with later words.
+	// The window's other hits stay: with later words they may still make
+	// a match of their own (find looks again).
 	return out
 }
 

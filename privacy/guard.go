@@ -352,12 +352,7 @@ func (g *Guard) check(text string, generic pii.Detector) []Finding {
 			return false
 		})
 	}
-	slices.SortStableFunc(out, func(a, b Finding) int {
-		if a.Start != b.Start {
-			return a.Start - b.Start
-		}
-		return b.End - a.End
-	})
+	sortFindings(out)
 	return out
 }
 
@@ -438,13 +433,19 @@ func MergeFindings(base, extra []Finding) []Finding {
 			out = append(out, f)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b Finding) int {
+	sortFindings(out)
+	return out
+}
+
+// sortFindings orders findings by start, the longer of two that start
+// together first.
+func sortFindings(fs []Finding) {
+	slices.SortStableFunc(fs, func(a, b Finding) int {
 		if a.Start != b.Start {
 			return a.Start - b.Start
 		}
 		return b.End - a.End
 	})
-	return out
 }
 
 // placeholder is what a redaction writes for a finding of rule: never
