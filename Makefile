@@ -40,7 +40,7 @@ deps:
 	@./build/deps.sh
 
 build: deps
-	$(GO) build -o bin/cogen ./cmd/cogen
+	$(GO) build -buildvcs=auto -o bin/cogen ./cmd/cogen
 
 demo: build
 	./build/demo.sh "$(MODEL)"

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 )
 
@@ -55,7 +56,9 @@ Commands:
   guard eval    the generic PII detector on PUPA-format prompts (recall, false findings)
   testmodel     write a random-weight GGUF test model
 
-Run "cogen COMMAND -h" for a command's flags.`
+Run "cogen COMMAND -h" or "cogen help COMMAND" for a command's flags and
+examples, "cogen --version" for the version. Flags may follow the
+positional arguments; "--" ends the flags.`
 
 // GlobalFlags splits the global logging flags off the front of args.
 func GlobalFlags(args []string) (rest []string, level slog.Level, format string, err error) {
@@ -105,6 +108,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, topUsage)
 		return usagef("", "no command given")
 	}
+	if args[0] == "--version" || args[0] == "version" {
+		fmt.Fprintln(stdout, version())
+		return nil
+	}
 	err := dispatch(ctx, args, stdout, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -114,14 +121,26 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd, rest := args[0], args[1:]
+	if _, ok := groups[cmd]; ok && (len(rest) == 0 || isHelp(rest[0])) {
+		if len(rest) == 0 {
+			fmt.Fprintln(stderr, groups[cmd])
+			return usagef("", "no %s subcommand: want one of %s", cmd, strings.ReplaceAll(subcommands(cmd), " ", ", "))
+		}
+		groupHelp(cmd, stdout)
+		return nil
+	}
 	switch cmd {
 	case "help", "-h", "--help":
+		if len(rest) > 0 {
+			// "cogen help data validate" is "cogen data validate -h".
+			return dispatch(ctx, append(slices.Clone(rest), "-h"), stdout, stderr)
+		}
 		fmt.Fprintln(stdout, topUsage)
 		return nil
 	case "generate":
 		return runGenerate(ctx, rest, stdout, stderr)
 	case "model":
-		if len(rest) == 0 || rest[0] != "info" {
+		if rest[0] != "info" {
 			return usagef("usage: cogen model info PATH", "unknown model subcommand")
 		}
 		return runModelInfo(ctx, rest[1:], stdout, stderr)
@@ -149,16 +168,4 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runTestModel(ctx, rest, stdout, stderr)
 	}
 	return usagef(`run "cogen help" for the list`, "unknown command %q", cmd)
-}
-
-// parse parses a subcommand's flags, turning flag errors into UsageErrors.
-func parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &UsageError{Err: err}
-	}
-	return nil
 }

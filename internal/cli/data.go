@@ -42,22 +42,6 @@ func runData(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return usagef(dataUsage, "unknown data subcommand %q", sub)
 }
 
-// parseInterspersed parses flags that may come before or after the
-// positional arguments, which it returns.
-func parseInterspersed(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, error) {
-	var pos []string
-	for {
-		if err := parse(fs, args, stderr); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 func kindFlag(fs *flag.FlagSet, help string) *string {
 	return fs.String("kind", "", help)
 }
@@ -70,10 +54,10 @@ func runDataValidate(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "Usage: cogen data validate [--kind context|paper|email] [--wo FILE] FILE")
 		fs.PrintDefaults()
 	}
-	files, err := parseInterspersed(fs, args, stderr)
-	if err != nil {
+	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
+	files := fs.Args()
 	if len(files) != 1 {
 		return usagef(dataUsage, "data validate: want one file, got %d", len(files))
 	}
@@ -205,10 +189,10 @@ func runDataStats(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "Usage: cogen data stats [--kind K] [--markdown] [--seed N] [--ratio R] FILE...")
 		fs.PrintDefaults()
 	}
-	files, err := parseInterspersed(fs, args, stderr)
-	if err != nil {
+	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
+	files := fs.Args()
 	if len(files) == 0 {
 		return usagef(dataUsage, "data stats: want at least one file")
 	}
@@ -255,10 +239,10 @@ func runDataLaMP(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintln(stderr, "Usage: cogen data lamp --questions Q.json --outputs O.json --kind paper|email --out DIR [--split train|dev] [flags]")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterspersed(fs, args, stderr)
-	if err != nil {
+	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
+	pos := fs.Args()
 	const hint = "usage: cogen data lamp --questions Q.json --outputs O.json --kind paper|email --out DIR [--split train|dev]"
 	switch {
 	case len(pos) > 0:

@@ -25,12 +25,7 @@ the general section of the --dataset record) against one user's private
 context, and the text as it would leave the device (redacted).
 eval: the generic detector (e-mail, phone, card, IBAN, national ID, URL,
 names of people, organisations and places ...) on PUPA-format prompts:
-recall over the annotated PII units, prompts flagged, false findings.
-
-Examples:
-  cogen guard check --user examples/user.toml "Plan the dinner party I host every month"
-  cogen guard check --dataset ../shared/data/cogenesis/context_dev.json --index 0
-  cogen guard eval --pupa ../shared/data/pupa/PUPA_New.csv`
+recall over the annotated PII units, prompts flagged, false findings.`
 
 func runGuard(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -41,9 +36,6 @@ func runGuard(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runGuardCheck(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return runGuardEval(args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, guardUsage)
-		return nil
 	}
 	return usagef(guardUsage, "unknown guard subcommand %q", args[0])
 }

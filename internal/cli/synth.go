@@ -143,5 +143,9 @@ func runSynth(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cost(rep.PromptTokens, rep.CompletionTokens), cost(rep.TotalPromptTokens, rep.TotalCompletionTokens), *priceIn, *priceOut)
 	}
 	fmt.Fprintf(stdout, "%s: %d records, %d failures\n", *out, len(rep.Records), len(rep.Failures))
+	if len(rep.Records) == 0 {
+		// Nothing of what was asked for: a failure, whatever was written.
+		return fmt.Errorf("synth: no records (%d failures; see above, or the cloud's answers with --log-level debug)", len(rep.Failures))
+	}
 	return nil
 }
