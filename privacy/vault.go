@@ -917,41 +917,9 @@ type UserFileHistory struct {
 //
 // Unknown keys are errors. Errors name the file and field, never text.
 func LoadVault(path string) (*Vault, error) {
-	data, err := regfile.ReadFile(path, maxUserFile)
+	u, err := LoadUserFile(path)
 	if err != nil {
 		return nil, err
-	}
-	var u UserFile
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".toml":
-		md, err := toml.Decode(string(data), &u)
-		if err != nil {
-			var pe toml.ParseError
-			if errors.As(err, &pe) {
-				return nil, &LoadError{File: path, Record: -1, Reason: fmt.Sprintf("line %d: invalid TOML", pe.Position.Line)}
-			}
-			return nil, &LoadError{File: path, Record: -1, Reason: "invalid TOML"}
-		}
-		if und := md.Undecoded(); len(und) > 0 {
-			return nil, &LoadError{File: path, Record: -1, Field: und[0].String(), Reason: "unknown key"}
-		}
-	case ".json":
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&u); err != nil {
-			if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-				return nil, &LoadError{File: path, Record: -1, Field: strings.Trim(f, `"`), Reason: "unknown key"}
-			}
-			return nil, &LoadError{File: path, Record: -1, Reason: jsonReason(err)}
-		}
-	default:
-		return nil, &LoadError{File: path, Record: -1, Reason: "want a .toml or .json file"}
-	}
-	if strings.TrimSpace(u.Name) == "" {
-		return nil, &LoadError{File: path, Record: -1, Field: "name", Reason: "required"}
-	}
-	if len(u.History) == 0 {
-		return nil, &LoadError{File: path, Record: -1, Field: "history", Reason: "at least one earlier writing is required"}
 	}
 	list := func(ss []string) []Private {
 		var out []Private
@@ -969,14 +937,58 @@ func LoadVault(path string) (*Vault, error) {
 		PersonalTraits: list(u.PersonalTraits), WritingStyle: list(u.WritingStyle),
 		PrivateFacts: list(u.PrivateFacts), ActivityLog: list(u.ActivityLog), AIUsage: list(u.AIUsage),
 	}
-	for i, h := range u.History {
-		if strings.TrimSpace(h.Text) == "" {
-			return nil, &LoadError{File: path, Record: -1, Field: fmt.Sprintf("history[%d].text", i), Reason: "empty"}
-		}
+	for _, h := range u.History {
 		v.History = append(v.History, HistoryItem{Title: NewPrivate(h.Title), Text: NewPrivate(h.Text)})
 	}
 	v.Profile = v.ProfileText()
 	return v, nil
+}
+
+// LoadUserFile reads and checks a user file (see [LoadVault]) without
+// making a vault of it: what `cogen vault import` stores.
+func LoadUserFile(path string) (UserFile, error) {
+	data, err := regfile.ReadFile(path, maxUserFile)
+	if err != nil {
+		return UserFile{}, err
+	}
+	var u UserFile
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".toml":
+		md, err := toml.Decode(string(data), &u)
+		if err != nil {
+			var pe toml.ParseError
+			if errors.As(err, &pe) {
+				return UserFile{}, &LoadError{File: path, Record: -1, Reason: fmt.Sprintf("line %d: invalid TOML", pe.Position.Line)}
+			}
+			return UserFile{}, &LoadError{File: path, Record: -1, Reason: "invalid TOML"}
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			return UserFile{}, &LoadError{File: path, Record: -1, Field: und[0].String(), Reason: "unknown key"}
+		}
+	case ".json":
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&u); err != nil {
+			if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+				return UserFile{}, &LoadError{File: path, Record: -1, Field: strings.Trim(f, `"`), Reason: "unknown key"}
+			}
+			return UserFile{}, &LoadError{File: path, Record: -1, Reason: jsonReason(err)}
+		}
+	default:
+		return UserFile{}, &LoadError{File: path, Record: -1, Reason: "want a .toml or .json file"}
+	}
+	if strings.TrimSpace(u.Name) == "" {
+		return UserFile{}, &LoadError{File: path, Record: -1, Field: "name", Reason: "required"}
+	}
+	if len(u.History) == 0 {
+		return UserFile{}, &LoadError{File: path, Record: -1, Field: "history", Reason: "at least one earlier writing is required"}
+	}
+	for i, h := range u.History {
+		if strings.TrimSpace(h.Text) == "" {
+			return UserFile{}, &LoadError{File: path, Record: -1, Field: fmt.Sprintf("history[%d].text", i), Reason: "empty"}
+		}
+	}
+	return u, nil
 }
 
 // ProfileText is the profile block as the paper's prompts show it: the

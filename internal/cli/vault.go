@@ -1,15 +1,21 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
+	"github.com/BurntSushi/toml"
 	"github.com/cogenesis/cogenesis/internal/atomicfile"
 	"github.com/cogenesis/cogenesis/internal/vault"
+	"github.com/cogenesis/cogenesis/privacy"
 
 	"github.com/cogenesis/cogenesis/internal/regfile"
 )
@@ -17,7 +23,12 @@ import (
 const vaultUsage = `usage: cogen vault import --vault PATH --dataset FILE [--index N] [--user ID] [--skip-bad]
        cogen vault list --vault PATH
        cogen vault export --vault PATH [--user ID] [--format dataset|user] [--out FILE]
-       cogen vault token --vault PATH --user ID   (a bearer token for cogen serve confined to that user)`
+       cogen vault token --vault PATH --user ID   (a bearer token for cogen serve confined to that user)
+
+import reads a dataset in the paper's format or a user file (.toml, or
+JSON holding one object: the --user file of cogen generate), stored under
+--user or the file's base name; export writes JSON, or TOML for a user to
+a .toml file.`
 
 func runVault(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -67,6 +78,24 @@ func runVault(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "import":
 		if *dataset == "" {
 			return usagef(vaultUsage, "vault import needs --dataset FILE")
+		}
+		if isUserFile(*dataset) {
+			// A user file (the --user file of cogen generate): one user,
+			// under --user or the file's base name.
+			f, err := privacy.LoadUserFile(*dataset)
+			if err != nil {
+				return err
+			}
+			id := *user
+			if id == "" {
+				id = strings.TrimSuffix(filepath.Base(*dataset), filepath.Ext(*dataset))
+			}
+			u, err := store.Put(ctx, vault.UserFromFile(id, f))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "imported user %s from a user file into %s\n", u.ID, vp)
+			return nil
 		}
 		if *user != "" && *index < 0 {
 			return usagef(vaultUsage, "--user names one record's user: pass --index N too")
@@ -141,14 +170,45 @@ func runVault(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		return usagef(vaultUsage, "--format %q: want dataset or user", *format)
 	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
+	var b []byte
+	if strings.EqualFold(filepath.Ext(*out), ".toml") {
+		// The format the file's name says: TOML for a user file.
+		f, ok := v.(privacy.UserFile)
+		if !ok {
+			return usagef(vaultUsage, "--out %s: a dataset is JSON; TOML is for --format user", filepath.Base(*out))
+		}
+		var buf bytes.Buffer
+		if err := toml.NewEncoder(&buf).Encode(f); err != nil {
+			return err
+		}
+		b = buf.Bytes()
+	} else {
+		var err error
+		if b, err = json.MarshalIndent(v, "", "  "); err != nil {
+			return err
+		}
+		b = append(b, '\n')
 	}
-	b = append(b, '\n')
 	if *out == "" {
 		_, err = stdout.Write(b)
 		return err
 	}
 	return atomicfile.Write(*out, b, 0o600)
+}
+
+// isUserFile reports whether path is a user file rather than a dataset:
+// a .toml file, or JSON whose first value is an object, not an array.
+func isUserFile(path string) bool {
+	if strings.EqualFold(filepath.Ext(path), ".toml") {
+		return true
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := f.Read(head)
+	t := bytes.TrimLeft(head[:n], " \t\r\n\ufeff")
+	return len(t) > 0 && t[0] == '{'
 }

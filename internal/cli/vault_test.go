@@ -145,3 +145,37 @@ func TestVaultToken(t *testing.T) {
 		t.Errorf("token for an unknown user: %v", err)
 	}
 }
+
+// TestVaultImportUserFile: vault import takes the user file of cogen
+// generate --user (TOML or JSON), and export writes the format its file
+// name says: a .toml export is a user file that --user reads back with
+// the same private context.
+func TestVaultImportUserFile(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "v.db")
+	src := filepath.Join("..", "..", "examples", "user.toml")
+	out, _, err := run(t, "vault", "import", "--vault", db, "--dataset", src, "--user", "ada")
+	if err != nil || !strings.Contains(out, "imported user ada") {
+		t.Fatalf("import: %v %q", err, out)
+	}
+	for _, ext := range []string{".toml", ".json"} {
+		path := filepath.Join(dir, "ada"+ext)
+		if _, _, err := run(t, "vault", "export", "--vault", db, "--user", "ada", "--format", "user", "--out", path); err != nil {
+			t.Fatal(err)
+		}
+		want, err := privacy.LoadVault(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := privacy.LoadVault(path) // fails unless the file is in the format its name says
+		if err != nil {
+			t.Fatalf("%s: %v", ext, err)
+		}
+		if diff := cmp.Diff(want.ContextText().UnsafeText(), got.ContextText().UnsafeText()); diff != "" {
+			t.Errorf("%s: private context changed (-want +got):\n%s", ext, diff)
+		}
+	}
+	if _, _, err := run(t, "vault", "export", "--vault", db, "--out", filepath.Join(dir, "all.toml")); !errors.As(err, new(*cli.UsageError)) {
+		t.Errorf("a dataset exported to .toml: err = %v, want a usage error", err)
+	}
+}

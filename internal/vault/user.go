@@ -244,3 +244,18 @@ func (u *User) File() privacy.UserFile {
 	}
 	return f
 }
+
+// UserFromFile is the user of a user file ([privacy.LoadUserFile]) under
+// id: what `cogen vault import` stores for a TOML or JSON user file.
+func UserFromFile(id string, f privacy.UserFile) User {
+	u := User{
+		ID: id, Name: f.Name, Age: f.Age, Occupation: f.Occupation, Location: f.Location,
+		Emails: f.Emails, Phones: f.Phones, Identifiers: f.Identifiers,
+		PersonalTraits: f.PersonalTraits, WritingStyle: f.WritingStyle,
+		PrivateFacts: f.PrivateFacts, ActivityLog: f.ActivityLog, AIUsage: f.AIUsage,
+	}
+	for _, h := range f.History {
+		u.History = append(u.History, History{Title: h.Title, Text: h.Text})
+	}
+	return u
+}
