@@ -60,6 +60,9 @@ func foldRune(r rune) (string, bool) {
 // result, plus one for the end. It returns ok false when folding changes
 // nothing.
 func foldText(text string) (folded string, offsets []int, ok bool) {
+	if isASCII(text) {
+		return text, nil, false // folding keeps ASCII as it is
+	}
 	var b strings.Builder
 	for i, r := range text {
 		f, word := foldRune(r)
@@ -84,4 +87,13 @@ func foldText(text string) (folded string, offsets []int, ok bool) {
 	}
 	offsets = append(offsets, len(text))
 	return b.String(), offsets, true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

@@ -36,10 +36,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef(auditUsage, "unknown audit subcommand %q", sub)
 	}
 	fs := flag.NewFlagSet("audit "+sub, flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), auditUsage)
-		fs.PrintDefaults()
-	}
+	setUsage(fs, auditUsage)
 	bodies := fs.Bool("bodies", false, "show: print each request body")
 	if err := parse(fs, rest, stderr); err != nil {
 		return err

@@ -37,10 +37,7 @@ func runBenchEngine(ctx context.Context, args []string, stdout, stderr io.Writer
 		ef     engineFlags
 	)
 	ef.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: cogen bench engine --model PATH [--threads N] [--reps N]")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, "Usage: cogen bench engine --model PATH [--threads N] [--reps N]")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}

@@ -30,10 +30,7 @@ func runBenchCollab(ctx context.Context, args []string, stdout, stderr io.Writer
 		ef        engineFlags
 	)
 	ef.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: cogen bench collab --slm PATH --llm local:PATH [--latency 50ms,100ms] [--tokens 256]")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, "Usage: cogen bench collab --slm PATH --llm local:PATH [--latency 50ms,100ms] [--tokens 256]")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}

@@ -46,10 +46,7 @@ func runBenchThreads(ctx context.Context, args []string, stdout, stderr io.Write
 		markdown = fs.Bool("markdown", false, "print a Markdown table")
 		cacheDir = fs.String("cache-dir", "", "model download cache (default: the user cache directory)")
 	)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, benchThreadsUsage)
-		fs.PrintDefaults()
-	}
+	setUsage(fs, benchThreadsUsage)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}

@@ -59,10 +59,7 @@ func runCloudCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 		ef        engineFlags
 	)
 	ef.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, cloudCheckUsage)
-		fs.PrintDefaults()
-	}
+	setUsage(fs, cloudCheckUsage)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}

@@ -50,10 +50,7 @@ func runDataValidate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("data validate", flag.ContinueOnError)
 	kind := kindFlag(fs, "the file's kind: context, paper or email (default: detect)")
 	wo := fs.String("wo", "", "the paired without-context (_wo) file of a paper or email file")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: cogen data validate [--kind context|paper|email] [--wo FILE] FILE")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, "Usage: cogen data validate [--kind context|paper|email] [--wo FILE] FILE")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -185,10 +182,7 @@ func runDataStats(args []string, stdout, stderr io.Writer) error {
 	markdown := fs.Bool("markdown", false, "print a Markdown table")
 	seed := fs.Uint64("seed", 0, "seed of the train/validation split")
 	ratio := fs.Float64("ratio", dataset.DefaultTrainRatio, "share of users in the train split")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: cogen data stats [--kind K] [--markdown] [--seed N] [--ratio R] FILE...")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, "Usage: cogen data stats [--kind K] [--markdown] [--seed N] [--ratio R] FILE...")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -235,10 +229,7 @@ func runDataLaMP(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		minChars  = fs.Int("min-chars", 0, "shortest reference kept, in characters (0: 128 for papers, 64 for emails; -1: none)")
 		maxChars  = fs.Int("max-chars", dataset.MaxOutputChars, "longest reference kept, in characters (-1: none)")
 	)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: cogen data lamp --questions Q.json --outputs O.json --kind paper|email --out DIR [--split train|dev] [flags]")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, "Usage: cogen data lamp --questions Q.json --outputs O.json --kind paper|email --out DIR [--split train|dev] [flags]")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}

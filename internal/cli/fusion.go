@@ -119,7 +119,7 @@ func runFusionExtract(ctx context.Context, args []string, stdout, stderr io.Writ
 		ef        engineFlags
 	)
 	ef.register(fs)
-	fs.Usage = func() { fmt.Fprintln(stderr, fusionUsage); fs.PrintDefaults() }
+	setUsage(fs, fusionUsage)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func runFusionTrain(ctx context.Context, args []string, stdout, stderr io.Writer
 		lr       = fs.Float64("lr", 2e-3, "peak learning rate (Adam)")
 		batch    = fs.Int("batch", 2, "examples per step")
 	)
-	fs.Usage = func() { fmt.Fprintln(stderr, fusionUsage); fs.PrintDefaults() }
+	setUsage(fs, fusionUsage)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -258,7 +258,7 @@ func runFusionEval(args []string, stdout, stderr io.Writer) error {
 		combPath = fs.String("comb", "", "CombModel file (adds the learned row)")
 		markdown = fs.Bool("markdown", false, "print a Markdown table")
 	)
-	fs.Usage = func() { fmt.Fprintln(stderr, fusionUsage); fs.PrintDefaults() }
+	setUsage(fs, fusionUsage)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}

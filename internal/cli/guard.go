@@ -54,11 +54,11 @@ func runGuardCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 	)
 	var ef engineFlags
 	ef.register(fs)
-	fs.Usage = func() { fmt.Fprintln(stderr, guardUsage); fs.PrintDefaults() }
+	setUsage(fs, guardUsage)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
-	v, text, err := guardVault(ctx, *user, *dataset, *index, *vaultPath, *userID)
+	v, text, err := guardVault(ctx, *user, *dataset, *index, *vaultPath, *userID, stderr)
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func runGuardCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 // guardVault loads one user's private context from a user file, a dataset
 // record or the vault; with a dataset record it also returns the record's
 // general section, the text a run would send.
-func guardVault(ctx context.Context, user, dataset string, index int, vaultPath, userID string) (*privacy.Vault, string, error) {
+func guardVault(ctx context.Context, user, dataset string, index int, vaultPath, userID string, stderr io.Writer) (*privacy.Vault, string, error) {
 	n := 0
 	for _, s := range []string{user, dataset, vaultPath} {
 		if s != "" {
@@ -158,14 +158,15 @@ func guardVault(ctx context.Context, user, dataset string, index int, vaultPath,
 		v, err := privacy.LoadVault(user)
 		return v, "", err
 	case dataset != "":
-		recs, err := privacy.LoadContextFile(dataset)
+		f, err := loadContext(dataset, false, stderr)
 		if err != nil {
 			return nil, "", err
 		}
-		if index < 0 || index >= len(recs) {
-			return nil, "", usagef(guardUsage, "--index %d: %s has %d records", index, dataset, len(recs))
+		rec, err := recordAt(f, index)
+		if err != nil {
+			return nil, "", err
 		}
-		return recs[index].Vault, recs[index].Task.General.UnsafeText(), nil
+		return rec.Vault, rec.Task.General.UnsafeText(), nil
 	}
 	if userID == "" {
 		return nil, "", usagef(guardUsage, "--vault needs --user-id ID")
@@ -188,7 +189,7 @@ func runGuardEval(args []string, stdout, stderr io.Writer) error {
 		pupa   = fs.String("pupa", "", "PUPA-format CSV (conversation_hash, user_query, pii_units, ...)")
 		asJSON = fs.Bool("json", false, "print the report as JSON")
 	)
-	fs.Usage = func() { fmt.Fprintln(stderr, guardUsage); fs.PrintDefaults() }
+	setUsage(fs, guardUsage)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}

@@ -89,6 +89,15 @@ func subcommands(group string) string {
 	}[group]
 }
 
+// setUsage makes fs's usage text: the command's usage lines, then its
+// flags (parse adds the examples).
+func setUsage(fs *flag.FlagSet, text string) {
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), text)
+		fs.PrintDefaults()
+	}
+}
+
 func isHelp(arg string) bool {
 	switch arg {
 	case "-h", "-help", "--help", "help":

@@ -15,10 +15,7 @@ func runModelInfo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	asJSON := fs.Bool("json", false, "print JSON")
 	var ef engineFlags
 	ef.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: cogen model info [--json] PATH|hf://OWNER/REPO/FILE.gguf")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, "Usage: cogen model info [--json] PATH|hf://OWNER/REPO/FILE.gguf")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}

@@ -92,10 +92,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	})
 	ef.register(fs)
 	fs.IntVar(&ef.parallel, "parallel", 4, "local sequences generating at once (batched together)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: cogen serve --slm PATH [--llm URL|local:PATH] [--addr 127.0.0.1:8080] [--vault PATH] [--token TOKEN] [--allow-origin ORIGIN]")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, "Usage: cogen serve --slm PATH [--llm URL|local:PATH] [--addr 127.0.0.1:8080] [--vault PATH] [--token TOKEN] [--allow-origin ORIGIN]")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func runDataSFT(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		auditPath  = fs.String("audit", "cogen-audit.jsonl", "egress audit log (--with-sketch)")
 		cacheDir   = fs.String("cache-dir", "", "model download cache")
 	)
-	fs.Usage = func() { fmt.Fprintln(stderr, sftUsage); fs.PrintDefaults() }
+	setUsage(fs, sftUsage)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}

@@ -48,10 +48,7 @@ func runSynth(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		priceIn   = fs.Float64("price-in", 0, "price of a million prompt tokens, for the cost line")
 		priceOut  = fs.Float64("price-out", 0, "price of a million completion tokens, for the cost line")
 	)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, synthUsage)
-		fs.PrintDefaults()
-	}
+	setUsage(fs, synthUsage)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}

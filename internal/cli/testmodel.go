@@ -20,10 +20,7 @@ func runTestModel(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		seed  = fs.Uint64("seed", 1, "random seed for the weights")
 		scale = fs.Float64("scale", 0.02, "standard deviation of the weights (larger: sharper random distributions)")
 	)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: cogen testmodel --arch llama|qwen2 --shape tiny|0.5b --type f32|f16|q8_0|q4_0 --out FILE [--tokenizer-from GGUF]")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, "Usage: cogen testmodel --arch llama|qwen2 --shape tiny|0.5b --type f32|f16|q8_0|q4_0 --out FILE [--tokenizer-from GGUF]")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
