@@ -32,17 +32,23 @@ export CGO_CFLAGS := -O3 $(ARCH_FLAGS)
 export CGO_CXXFLAGS := -O3 $(ARCH_FLAGS)
 export CGO_CPPFLAGS = -I$(CURDIR)/build/include -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include -DGGML_USE_CPU_REPACK
 
-.PHONY: all build demo test test-long vet deps env clean servers
+.PHONY: all build demo test test-long newcomer vet deps env clean servers
 
 all: build
 
 deps:
 	@./build/deps.sh
 
-build: deps
-	$(GO) build -buildvcs=auto -o bin/cogen ./cmd/cogen
+# build prints one line per stage with its time; the go command's output
+# goes to .cache/build.log (build/build.sh).
+build:
+	@GO="$(GO)" ./build/build.sh
 
-demo: build
+# demo first checks MODEL (and CLOUD), so that a missing file or an
+# unreachable hub stops it before the long first build.
+demo:
+	@./build/precheck.sh "$(MODEL)"
+	@GO="$(GO)" ./build/build.sh
 	./build/demo.sh "$(MODEL)"
 
 vet: deps
@@ -62,7 +68,14 @@ test:
 	$(GO) test $(TEST_FLAGS) $(NORACE_PKGS)
 
 test-long: TEST_FLAGS += -tags long -timeout 90m
-test-long: test
+test-long: test newcomer
+
+# newcomer walks a newcomer's first hour on a fresh clone of HEAD (with
+# ../shared beside it): MODEL=aidreams260K make demo, then the README's
+# commands, checking exit statuses, promised files, the heat maps against
+# their traces and what the cloud saw (internal/newcomer).
+newcomer:
+	$(GO) test -tags newcomer -count=1 -timeout 60m -v ./internal/newcomer
 
 # servers builds the real servers the conformance suite (interop/) runs
 # against, once per machine, into ~/.cache/cogenesis: llama.cpp's

@@ -15,7 +15,20 @@ command -v gcc >/dev/null || missing+=(gcc)
 command -v g++ >/dev/null || missing+=(g++)
 [ -f /usr/include/nlohmann/json.hpp ] || missing+=(nlohmann-json3-dev)
 [ -f /usr/include/stb/stb_image.h ] || missing+=(libstb-dev)
-command -v go >/dev/null || { echo "deps: Go is not installed (need Go 1.26 or newer): https://go.dev/dl/" >&2; exit 1; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+need=$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$root/go.mod")
+command -v go >/dev/null || { echo "deps: Go is not installed (go.mod needs Go $need or newer): https://go.dev/dl/" >&2; exit 1; }
+# An older go fetches the toolchain go.mod names (GOTOOLCHAIN=auto, the
+# default; this needs network) or, with GOTOOLCHAIN=local, stops.
+have=$(cd / && GOTOOLCHAIN=local go env GOVERSION)
+if [[ $have != devel* ]] && [ "$(printf '%s\n' "$need" "${have#go}" | sort -V | head -n 1)" != "$need" ]; then
+	echo "deps: go.mod needs Go $need, this is $have; go fetches go$need unless GOTOOLCHAIN=local" >&2
+	if ! out=$(cd "$root" && go list -m 2>&1); then
+		echo "$out" | tail -n 3 | sed 's/^/deps: /' >&2
+		echo "deps: install Go $need or newer: https://go.dev/dl/" >&2
+		exit 1
+	fi
+fi
 
 # NPM_OPENAI is the npm openai package the Node client tests use.
 NPM_OPENAI=${NPM_OPENAI:-openai@7.59.0}
@@ -72,7 +85,6 @@ fi
 # miniaudio.h, which only a system include directory can give it: as root
 # the project's stand-in is installed in /usr/local/include (never over a
 # real miniaudio); otherwise go commands need the flags from "make env".
-root=$(cd "$(dirname "$0")/.." && pwd)
 ollama=$(cd "$root" && go mod download -json github.com/ollama/ollama | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
 if [ -z "$ollama" ]; then
 	echo "deps: cannot download github.com/ollama/ollama (go mod download)" >&2

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/cogenesis/cogenesis/internal/cli"
 	"github.com/cogenesis/cogenesis/internal/cloud"
 	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
@@ -200,6 +202,36 @@ func TestSynthEndToEnd(t *testing.T) {
 	}
 	if len(log.calls()) != n || !strings.Contains(stdout2, "this run 0 calls") {
 		t.Errorf("rerun made %d calls", len(log.calls())-n)
+	}
+}
+
+// barEnd matches a progress bar's final line up to its count.
+var barEnd = regexp.MustCompile(`(?m)^(\w+: (?:done|stopped at|failed|skipped)(?: \d+%)? \d+/\d+)\b.*$`)
+
+func TestSynthTotalFailure(t *testing.T) {
+	url, log := startSynthCloud(t)
+	dir := t.TempDir()
+	// One token cannot hold a portrait: the one call is cut at max_tokens,
+	// without retries the portrait fails, and nothing else can run.
+	stdout, stderr, err := run(t, "synth", "--llm", url, "--out", filepath.Join(dir, "out.json"), "--db", filepath.Join(dir, "jobs.db"),
+		"--portraits", "1", "--users-per-portrait", "1", "--tasks-per-user", "1", "--history", "1", "--max-tokens", "1", "--retries", "0")
+	if err == nil {
+		t.Errorf("synth made no records and succeeded:\n%s", stdout)
+	}
+	if n := len(log.calls()); n != 1 {
+		t.Errorf("%d calls, want 1 (no call for a job whose input failed)", n)
+	}
+	if !strings.Contains(stdout, "out.json: 0 records, 1 failures") {
+		t.Errorf("no count line in output:\n%s", stdout)
+	}
+	// Each step's bar says what became of it, never "done 100%".
+	want := []string{"portraits: failed 1/1", "users: skipped 1/1", "tasks: skipped 1/1", "texts: skipped 2/2"}
+	var got []string
+	for _, m := range barEnd.FindAllStringSubmatch(stderr, -1) {
+		got = append(got, m[1])
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("progress mismatch (-want +got):\n%s\n%s", diff, stderr)
 	}
 }
 

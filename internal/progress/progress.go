@@ -9,6 +9,13 @@
 // when the total is unknown, so logs stay short. [Bar.Done] prints a final
 // line in both modes.
 //
+// The final line says how the job ended: "done"; "stopped at" when it
+// ended before its total; "failed" when no unit of work succeeded and some
+// failed ([Bar.Fail]); "skipped" when every unit was skipped ([Bar.Skip]),
+// for example because the work it depends on failed. Failed and skipped
+// units are counted in the bar and named after its figures, such as
+// "(2 failed)".
+//
 // The label is shown as given and must never hold private text: pass model
 // names, dataset names or job ids, not prompts.
 package progress
@@ -75,6 +82,8 @@ type Bar struct {
 	lastStep int64     // last tenth of the total reported in plain mode
 	lineLen  int       // length of the last terminal line, to blank leftovers
 	done     bool
+	failed   int64 // units counted by Fail, part of n
+	skipped  int64 // units counted by Skip, part of n
 }
 
 // New returns a bar labelled label that writes to w. A total of zero or less
@@ -121,6 +130,25 @@ func (b *Bar) Set(n int64) {
 	b.update()
 }
 
+// Fail advances the bar by n units of work that failed.
+func (b *Bar) Fail(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.n += n
+	b.failed += n
+	b.update()
+}
+
+// Skip advances the bar by n units of work that were not attempted, such
+// as those whose input failed.
+func (b *Bar) Skip(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.n += n
+	b.skipped += n
+	b.update()
+}
+
 // SetTotal changes the total, for a job whose size becomes known late.
 // A total of zero or less means unknown.
 func (b *Bar) SetTotal(total int64) {
@@ -139,8 +167,10 @@ func (b *Bar) Current() int64 {
 }
 
 // Done draws the final state and ends the line. It reports "done" when the
-// total was reached or is unknown, and "stopped" when the job ended early.
-// Calls after the first do nothing, and later updates draw nothing.
+// total was reached or is unknown, "stopped at" when the job ended early,
+// and "failed" or "skipped" when no unit succeeded (see [Bar.Fail] and
+// [Bar.Skip]). Calls after the first do nothing, and later updates draw
+// nothing.
 func (b *Bar) Done() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -149,12 +179,39 @@ func (b *Bar) Done() {
 	}
 	b.done = true
 	now := b.now()
-	if b.tty {
+	switch out := b.outcome(); {
+	case !b.tty:
+		b.write(b.plainLine(now, true) + "\n")
+	case out == outcomeFailed || out == outcomeSkipped:
+		// No bar: a full one would say the work was done.
+		b.redraw(b.plainLine(now, true))
+		b.write("\n")
+	default:
 		b.drawTerminal(now, true)
 		b.write("\n")
-		return
 	}
-	b.write(b.plainLine(now, true) + "\n")
+}
+
+// Words of the final line.
+const (
+	outcomeDone    = "done"
+	outcomeStopped = "stopped at"
+	outcomeFailed  = "failed"
+	outcomeSkipped = "skipped"
+)
+
+// outcome returns how the job ended, for the final line. b.mu is held.
+func (b *Bar) outcome() string {
+	switch {
+	case b.total > 0 && b.n < b.total:
+		return outcomeStopped
+	case b.n-b.failed-b.skipped > 0 || b.failed+b.skipped == 0:
+		return outcomeDone
+	case b.failed > 0:
+		return outcomeFailed
+	default:
+		return outcomeSkipped
+	}
 }
 
 // update draws after a change if the throttle allows it. b.mu is held.
@@ -208,7 +265,11 @@ func (b *Bar) drawTerminal(now time.Time, final bool) {
 		fmt.Fprintf(&s, " %3d%%", b.percent())
 	}
 	b.stats(&s, now, final)
-	line := s.String()
+	b.redraw(s.String())
+}
+
+// redraw replaces the terminal line with line. b.mu is held.
+func (b *Bar) redraw(line string) {
 	pad := max(b.lineLen-len(line), 0)
 	b.lineLen = len(line)
 	b.write("\r" + line + strings.Repeat(" ", pad))
@@ -219,18 +280,47 @@ func (b *Bar) plainLine(now time.Time, final bool) string {
 	var s strings.Builder
 	s.WriteString(b.label)
 	s.WriteString(":")
-	if final {
-		if b.total > 0 && b.n < b.total {
-			s.WriteString(" stopped at")
-		} else {
-			s.WriteString(" done")
+	if !final {
+		if b.total > 0 {
+			fmt.Fprintf(&s, " %d%%", b.percent())
 		}
+		b.stats(&s, now, false)
+		return s.String()
 	}
-	if b.total > 0 {
-		fmt.Fprintf(&s, " %d%%", b.percent())
+	switch out := b.outcome(); out {
+	case outcomeFailed, outcomeSkipped:
+		// Neither a percentage nor a rate: nothing was made.
+		fmt.Fprintf(&s, " %s %s", out, b.amount(b.n))
+		if b.total > 0 {
+			s.WriteString("/" + b.amount(b.total))
+		}
+		s.WriteString(" in " + formatDuration(now.Sub(b.start)))
+		if b.failed > 0 && b.skipped > 0 {
+			b.tally(&s)
+		}
+	default:
+		s.WriteString(" " + out)
+		if b.total > 0 {
+			fmt.Fprintf(&s, " %d%%", b.percent())
+		}
+		b.stats(&s, now, true)
 	}
-	b.stats(&s, now, final)
 	return s.String()
+}
+
+// tally appends the failed and skipped counts, such as " (2 failed,
+// 1 skipped)". b.mu is held.
+func (b *Bar) tally(s *strings.Builder) {
+	var parts []string
+	if b.failed > 0 {
+		parts = append(parts, b.amount(b.failed)+" failed")
+	}
+	if b.skipped > 0 {
+		parts = append(parts, b.amount(b.skipped)+" skipped")
+	}
+	if len(parts) > 0 {
+		s.WriteString(" (" + strings.Join(parts, ", ") + ")")
+	}
 }
 
 // stats appends the count, rate and ETA or elapsed time. b.mu is held.
@@ -262,6 +352,7 @@ func (b *Bar) stats(s *strings.Builder, now time.Time, final bool) {
 		s.WriteString(" ")
 		s.WriteString(formatDuration(elapsed))
 	}
+	b.tally(s)
 }
 
 // percent returns the share of the total done, clamped to 0..100. b.mu is

@@ -268,6 +268,80 @@ func TestPlainLines(t *testing.T) {
 	}
 }
 
+func TestOutcome(t *testing.T) {
+	tests := []struct {
+		name                string
+		total               int64
+		ok, failed, skipped int64
+		wantPlain, wantTerm string
+	}{
+		{
+			name: "all failed", total: 3, failed: 3,
+			wantPlain: "job: failed 3/3 in 2s",
+			wantTerm:  "job: failed 3/3 in 2s",
+		},
+		{
+			name: "all skipped", total: 4, skipped: 4,
+			wantPlain: "job: skipped 4/4 in 2s",
+			wantTerm:  "job: skipped 4/4 in 2s",
+		},
+		{
+			name: "failed and skipped", total: 3, failed: 1, skipped: 2,
+			wantPlain: "job: failed 3/3 in 2s (1 failed, 2 skipped)",
+			wantTerm:  "job: failed 3/3 in 2s (1 failed, 2 skipped)",
+		},
+		{
+			name: "some done", total: 4, ok: 3, failed: 1,
+			wantPlain: "job: done 100% 4/4 2.0/s in 2s (1 failed)",
+			wantTerm:  "job [========================] 100% 4/4 2.0/s in 2s (1 failed)",
+		},
+		{
+			name: "stopped early", total: 4, ok: 1, failed: 1,
+			wantPlain: "job: stopped at 50% 2/4 1.0/s in 2s (1 failed)",
+			wantTerm:  "job [============>           ]  50% 2/4 1.0/s in 2s (1 failed)",
+		},
+		{
+			name: "unknown total", failed: 2,
+			wantPlain: "job: failed 2 in 2s",
+			wantTerm:  "job: failed 2 in 2s",
+		},
+		{
+			name: "nothing to do", total: 0,
+			wantPlain: "job: done 0 in 2s",
+			wantTerm:  "job 0 in 2s",
+		},
+	}
+	for _, tt := range tests {
+		for _, tty := range []bool{false, true} {
+			name, want := tt.name+"/plain", tt.wantPlain
+			if tty {
+				name, want = tt.name+"/terminal", tt.wantTerm
+			}
+			t.Run(name, func(t *testing.T) {
+				clk := newFakeClock()
+				var out bytes.Buffer
+				b := New(&out, "job", tt.total, Terminal(tty), withClock(clk))
+				b.Add(tt.ok)
+				b.Fail(tt.failed)
+				b.Skip(tt.skipped)
+				clk.Advance(2 * time.Second)
+				b.Done()
+				got := lastLine(out.String())
+				if !tty {
+					lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+					got = lines[len(lines)-1]
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("final line mismatch (-want +got):\n%s", diff)
+				}
+				if b.Current() != tt.ok+tt.failed+tt.skipped {
+					t.Errorf("Current() = %d, want %d", b.Current(), tt.ok+tt.failed+tt.skipped)
+				}
+			})
+		}
+	}
+}
+
 func TestConcurrentAdd(t *testing.T) {
 	const workers, each = 8, 1000
 	clk := newFakeClock()

@@ -152,6 +152,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 type JobError struct {
 	Job    string
 	Reason string
+	// skipped marks the error of a job that was not run because Job, a
+	// job it depends on, failed.
+	skipped bool
 }
 
 func (e *JobError) Error() string { return "job " + e.Job + ": " + e.Reason }
@@ -237,10 +240,11 @@ func (r *runner) generate(ctx context.Context) error {
 		keys = append(keys, Key{Step: StepPortrait, Portrait: p})
 	}
 	err := r.phase(ctx, "portraits", keys, len(keys), func(ctx context.Context, k Key, bar *progress.Bar) error {
-		defer bar.Add(1)
 		var pt Portrait
-		return r.job(ctx, k, portraitPrompt(l, k.Portrait, cfg.Portraits, cfg.Seed), portraitSchema(l), portraitTokens,
+		err := r.job(ctx, k, portraitPrompt(l, k.Portrait, cfg.Portraits, cfg.Seed), portraitSchema(l), portraitTokens,
 			&pt, func() error { return pt.validate(l) })
+		count(bar, 1, err)
+		return err
 	})
 	if err != nil {
 		return err
@@ -253,14 +257,15 @@ func (r *runner) generate(ctx context.Context) error {
 		}
 	}
 	err = r.phase(ctx, "users", keys, len(keys), func(ctx context.Context, k Key, bar *progress.Bar) error {
-		defer bar.Add(1)
 		var pt Portrait
-		if err := r.result(ctx, Key{Step: StepPortrait, Portrait: k.Portrait}, &pt); err != nil {
-			return err
+		err := r.result(ctx, Key{Step: StepPortrait, Portrait: k.Portrait}, &pt)
+		if err == nil {
+			var u User
+			err = r.job(ctx, k, userPrompt(l, &pt, k.User, cfg.UsersPerPortrait), userSchema(l), userTokens,
+				&u, func() error { return u.validate(l) })
 		}
-		var u User
-		return r.job(ctx, k, userPrompt(l, &pt, k.User, cfg.UsersPerPortrait), userSchema(l), userTokens,
-			&u, func() error { return u.validate(l) })
+		count(bar, 1, err)
+		return err
 	})
 	if err != nil {
 		return err
@@ -268,14 +273,15 @@ func (r *runner) generate(ctx context.Context) error {
 
 	n := cfg.History + cfg.TasksPerUser
 	err = r.phase(ctx, "tasks", keys, len(keys), func(ctx context.Context, k Key, bar *progress.Bar) error {
-		defer bar.Add(1)
 		var u User
-		if err := r.result(ctx, k, &u); err != nil {
-			return err
+		err := r.result(ctx, k, &u)
+		if err == nil {
+			var tl TaskList
+			err = r.job(ctx, Key{Step: StepTasks, Portrait: k.Portrait, User: k.User}, tasksPrompt(l, &u, n), tasksSchema(l, n), tasksTokens,
+				&tl, func() error { return tl.validate(l, n) })
 		}
-		var tl TaskList
-		return r.job(ctx, Key{Step: StepTasks, Portrait: k.Portrait, User: k.User}, tasksPrompt(l, &u, n), tasksSchema(l, n), tasksTokens,
-			&tl, func() error { return tl.validate(l, n) })
+		count(bar, 1, err)
+		return err
 	})
 	if err != nil {
 		return err
@@ -290,7 +296,7 @@ func (r *runner) generate(ctx context.Context) error {
 			err = r.result(ctx, Key{Step: StepTasks, Portrait: k.Portrait, User: k.User}, &tl)
 		}
 		if err != nil {
-			bar.Add(int64(n))
+			count(bar, int64(n), err)
 			return err
 		}
 		var earlier []string
@@ -298,7 +304,7 @@ func (r *runner) generate(ctx context.Context) error {
 			var t Text
 			err := r.job(ctx, Key{Step: StepText, Portrait: k.Portrait, User: k.User, Task: i},
 				textPrompt(l, &u, task, earlier), textSchema(l), textTokens, &t, func() error { return t.validate(l) })
-			bar.Add(1)
+			count(bar, 1, err)
 			if _, ok := errors.AsType[*JobError](err); ok {
 				continue // later texts go on without it
 			}
@@ -312,8 +318,8 @@ func (r *runner) generate(ctx context.Context) error {
 }
 
 // phase runs do for every key, at most Concurrency at once, under one
-// progress bar of total steps. Failed jobs do not stop the phase; any
-// other error does.
+// progress bar of total steps, which do advances with [count]. Failed jobs
+// do not stop the phase; any other error does.
 func (r *runner) phase(ctx context.Context, label string, keys []Key, total int, do func(context.Context, Key, *progress.Bar) error) error {
 	bar := progress.New(r.cfg.Progress, label, int64(total))
 	defer bar.Done()
@@ -337,6 +343,22 @@ func (r *runner) phase(ctx context.Context, label string, keys []Key, total int,
 	return ctx.Err()
 }
 
+// count advances bar by n jobs that ended with err: done, failed, or
+// skipped because a job they depend on failed. Any other error stops the
+// run uncounted, and the bar ends as stopped.
+func count(bar *progress.Bar, n int64, err error) {
+	je, ok := errors.AsType[*JobError](err)
+	switch {
+	case err == nil:
+		bar.Add(n)
+	case !ok:
+	case je.skipped:
+		bar.Skip(n)
+	default:
+		bar.Fail(n)
+	}
+}
+
 // result loads a finished job's result into v, or returns a *JobError
 // when the job failed.
 func (r *runner) result(ctx context.Context, k Key, v any) error {
@@ -345,7 +367,7 @@ func (r *runner) result(ctx context.Context, k Key, v any) error {
 		return err
 	}
 	if j.Status != StatusDone {
-		return &JobError{Job: k.ID(), Reason: "depends on a failed job"}
+		return &JobError{Job: k.ID(), Reason: "depends on a failed job", skipped: true}
 	}
 	if err := json.Unmarshal(j.Result, v); err != nil {
 		return fmt.Errorf("job %s: stored result: %w", k.ID(), err)

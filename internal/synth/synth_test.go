@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/cogenesis/cogenesis/internal/audit"
 	"github.com/cogenesis/cogenesis/internal/egress"
@@ -137,6 +140,10 @@ func openStore(t *testing.T) *Store {
 	return st
 }
 
+// barEnd matches a progress bar's final line (plain, not a terminal) up
+// to its count.
+var barEnd = regexp.MustCompile(`(?m)^(\w+: (?:done|stopped at|failed|skipped)(?: \d+%)? \d+/\d+)\b.*$`)
+
 var smallConfig = Config{Portraits: 1, UsersPerPortrait: 1, TasksPerUser: 2, History: 1, Retries: 2,
 	Limits: Limits{ItemChars: 80, TextChars: 200}}
 
@@ -191,12 +198,25 @@ func TestRunRecordsFailure(t *testing.T) {
 	}}
 	c := startFake(t, f)
 	st := openStore(t)
-	rep, err := Run(t.Context(), c, st, smallConfig)
+	cfg := smallConfig
+	var bars strings.Builder
+	cfg.Progress = &bars
+	rep, err := Run(t.Context(), c, st, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rep.Records) != 0 || len(rep.Failures) != 2 {
 		t.Fatalf("got %d records, %d failures; want 0, 2", len(rep.Records), len(rep.Failures))
+	}
+	// The progress says what became of each step: nothing after the
+	// failed user ran.
+	want := []string{"portraits: done 100% 1/1", "users: failed 1/1", "tasks: skipped 1/1", "texts: skipped 3/3"}
+	var got []string
+	for _, m := range barEnd.FindAllStringSubmatch(bars.String(), -1) {
+		got = append(got, m[1])
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("progress mismatch (-want +got):\n%s\n%s", diff, bars.String())
 	}
 	for _, fl := range rep.Failures {
 		if fl.Job != "user/0/0" || !strings.Contains(fl.Reason, "private_facts") || !strings.Contains(fl.Reason, "3 items") {
