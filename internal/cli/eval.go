@@ -10,19 +10,28 @@ import (
 	"github.com/cogenesis/cogenesis/internal/eval"
 )
 
+// evalUsage is the usage of cogen eval and its score subcommand.
+const evalUsage = `usage: cogen eval --config FILE [--out DIR]
+       cogen eval score --predictions FILE --references FILE [--references FILE ...] [--json]
+
+cogen eval generates (resumable, cached by content hash), judges with the paper's
+Table 9 prompts, compares against a baseline, and writes Table 1, Table 3, the
+stability plot and the weight view. It exits non-zero when an output the config
+asks for is missing entirely (every answer unrated, say), after writing the tables.
+cogen eval score computes BLEU and ROUGE-L of existing predictions (run
+"cogen eval score -h").`
+
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "score" {
+		return runEvalScore(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	var (
 		config   = fs.String("config", "", "evaluation config (TOML; see examples/eval.toml)")
 		out      = fs.String("out", "", "output directory (overrides the config's out)")
 		cacheDir = fs.String("cache-dir", "", "model download cache for hf:// references (default: the user cache directory)")
 	)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: cogen eval --config FILE [--out DIR]")
-		fmt.Fprintln(stderr, "Generates (resumable, cached by content hash), judges with the paper's Table 9 prompts,")
-		fmt.Fprintln(stderr, "compares against a baseline, and writes Table 1, Table 3, the stability plot and the weight view.")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, evalUsage)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -46,14 +55,16 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Progress: stderr,
 		Logger:   slog.Default().With("component", "eval"),
 	})
-	if err != nil {
+	if rep == nil {
 		return err
 	}
+	// With an error wrapping eval.ErrNoResults the tables are written:
+	// show them, then fail.
 	fmt.Fprint(stdout, rep.Markdown)
 	fmt.Fprintf(stderr, "model calls this run: %d (%d generations, %d cloud requests, %d judge requests)\n",
 		rep.Calls.Total(), rep.Calls.Generations, rep.Calls.CloudRequests, rep.Calls.JudgeRequests)
 	for _, f := range rep.Files {
 		fmt.Fprintf(stderr, "wrote %s\n", f)
 	}
-	return nil
+	return err
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"html"
 	"image/png"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -537,5 +538,133 @@ func TestEvalUsageErrors(t *testing.T) {
 	_, _, err := run(t, "eval", "--config", bad)
 	if err == nil || !strings.Contains(err.Error(), "bad.toml:2: seedz: unknown key") {
 		t.Errorf("error %v: want file, line and key", err)
+	}
+}
+
+// TestEvalNoResults: a run whose judge never gives a rating (1 answer
+// token, no grammar) writes its tables, says so on its progress lines and
+// fails with eval.ErrNoResults; so does its rerun, from the cache. The
+// progress output counts the outputs up front and estimates their time.
+func TestEvalNoResults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-model evaluation")
+	}
+	data, err := filepath.Abs(evalData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(data); err != nil {
+		deptest.Missing(t, "dataset not available: %v", err)
+	}
+	model := enginetest.SharedModel(t)
+	dir := t.TempDir()
+	// Record 138 is the shortest of context_dev.json.
+	cfg := fmt.Sprintf(`out = "out"
+seeds = [1, 2]
+max_tokens = 24
+threads = 1
+
+[[datasets]]
+name = "context"
+path = %q
+records = "138:139"
+
+[[strategies]]
+strategy = "slm"
+
+[[models]]
+name = "tiny"
+slm = %q
+
+[cloud]
+target = "local:%s"
+
+[judge]
+target = "local:%s"
+prompts = ["ovl-wo"]
+grammar = false
+max_tokens = 1
+pairwise = "off"
+allow_private = true
+`, data, model, model, model)
+	path := filepath.Join(dir, "eval.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := run(t, "eval", "--config", path)
+	if !errors.Is(err, eval.ErrNoResults) || errors.As(err, new(*cli.UsageError)) {
+		t.Fatalf("err = %v, want eval.ErrNoResults\n%s", err, stderr)
+	}
+	if want := `the judge gave no Ovl.(w/o) rating: 2 of 2 request series unrated, 0 refused by the judge (set judge.grammar = true`; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q lacks %q", err, want)
+	}
+	if !strings.Contains(stdout, "| tiny + slm | — (2 unrated) |") {
+		t.Errorf("stdout: want Table 1 with the unrated outputs:\n%s", stdout)
+	}
+	for _, want := range []string{
+		"eval: 2 outputs to generate, then 2 judge request series (2 ratings, 0 pairwise); a time estimate follows the first outputs\n",
+		"generate: estimate about ",
+		" for the 1 output left (per output so far: slm ",
+		"judge: estimate about ",
+		"judge: failed: none of the 2 request series gave a rating or verdict (0 refused by the judge)\n",
+		"wrote " + filepath.Join(dir, "out", "table1.md"),
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "request series rated") || strings.Contains(stderr, "judge: done") {
+		t.Errorf("stderr reports judging done:\n%s", stderr)
+	}
+
+	// The rerun runs nothing, says so, and fails the same way.
+	_, stderr, err = run(t, "eval", "--config", path)
+	if !errors.Is(err, eval.ErrNoResults) {
+		t.Fatalf("rerun: err = %v, want eval.ErrNoResults\n%s", err, stderr)
+	}
+	for _, want := range []string{
+		"eval: all 2 outputs cached; up to 2 judge request series (2 ratings, 0 pairwise) to run\n",
+		"generate: 2 outputs, 2 cached, 0 to run: skipped\n",
+		"judge: 2 request series (2 ratings, 0 pairwise), 2 cached, 0 to run: skipped\n",
+		"model calls this run: 0 ",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("rerun stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+// TestEvalGenerationFails: with the cloud unreachable the first sketch
+// fails; the progress output says how far generation got and that judging
+// was skipped, never "done".
+func TestEvalGenerationFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-model evaluation")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String() + "/v1"
+	_ = l.Close() // nothing listens there any more: connections are refused
+	dir := t.TempDir()
+	path := evalConfig(t, dir, closed, `[[strategies]]
+strategy = "sketch"
+`, "")
+	_, stderr, err := run(t, "eval", "--config", path)
+	if err == nil || errors.Is(err, eval.ErrNoResults) {
+		t.Fatalf("err = %v, want the cloud's error\n%s", err, stderr)
+	}
+	for _, want := range []string{
+		"eval: 10 outputs to generate, then 30 judge request series (30 ratings, 0 pairwise)",
+		"generate: failed after 0 of 10 outputs\n",
+		"judge: skipped (generation did not finish)\n",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "done") || strings.Contains(stderr, "wrote ") {
+		t.Errorf("stderr reports work done:\n%s", stderr)
 	}
 }

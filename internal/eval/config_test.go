@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -187,6 +188,28 @@ func TestExampleConfig(t *testing.T) {
 	}
 	if len(c.Strategies) != 3 || c.Baseline != "slm" || !c.Judge.Grammar || !c.Judge.AllowPrivate {
 		t.Errorf("example config: %+v", c)
+	}
+	// A first run: 2 to 3 minutes on 2 cores with the tiny model (12
+	// generations, 52 judge request series).
+	lo, hi, err := parseRange(c.Datasets[0].Records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := (hi - lo) * len(c.Seeds) * len(c.Strategies) * len(c.Models); hi < 0 || n > 12 {
+		t.Errorf("example config makes %d generations (records %q, %d seeds): keep it small", n, c.Datasets[0].Records, len(c.Seeds))
+	}
+	// Its output goes to eval-out/ in the repository root, which git
+	// ignores.
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignore, err := os.ReadFile("../../.gitignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Out != filepath.Join(root, "eval-out") || !slices.Contains(strings.Split(string(ignore), "\n"), "/eval-out/") {
+		t.Errorf("example output %s: want %s, listed in .gitignore as /eval-out/", c.Out, filepath.Join(root, "eval-out"))
 	}
 }
 

@@ -35,23 +35,41 @@ type genResult struct {
 // generate runs the pending generation jobs one at a time (the local model
 // is the bottleneck), opening each local model only when one of its jobs
 // is pending.
+//
+// It prints how many outputs it runs, an estimate of their time once each
+// strategy entry has a measured output, and on an error how far it got.
 func (r *runner) generate(ctx context.Context, p *plan) error {
 	pending := p.pendingGens()
-	fmt.Fprintf(r.out, "generate: %d outputs, %d cached, %d to run\n", len(p.gens), len(p.gens)-len(pending), len(pending))
 	if len(pending) == 0 {
+		fmt.Fprintf(r.out, "generate: %d outputs, %d cached, 0 to run: skipped\n", len(p.gens), len(p.gens))
 		return nil
 	}
+	fmt.Fprintf(r.out, "generate: %d outputs, %d cached, %d to run\n", len(p.gens), len(p.gens)-len(pending), len(pending))
+	ratings, pairs := p.judgeCounts()
+	est := newGenEstimate(r.out, r.cfg, pending, ratings+pairs)
 	bar := progress.New(r.out, "generate", int64(len(pending)))
 	defer bar.Done()
 	g := r.newGenModels()
 	defer g.close()
-	for _, j := range pending {
+	for i, j := range pending {
 		if err := r.generateOne(ctx, p, g, j); err != nil {
+			bar.Done() // "stopped at": the outputs so far are kept
+			fmt.Fprintf(r.out, "generate: %s after %d of %s\n", failure(ctx), i, count(len(pending), "output"))
 			return err
 		}
 		bar.Add(1)
+		est.observe(j.strat, j.result.Seconds)
 	}
 	return nil
+}
+
+// failure says how a stage ended early: "interrupted" when ctx was
+// cancelled (a rerun resumes), "failed" otherwise.
+func failure(ctx context.Context) string {
+	if ctx.Err() != nil {
+		return "interrupted (a rerun resumes)"
+	}
+	return "failed"
 }
 
 // pendingGens returns the generation jobs without a result, record by

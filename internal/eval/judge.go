@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -88,16 +89,20 @@ func (r *runner) judgeAll(ctx context.Context, p *plan) error {
 	slices.SortStableFunc(pending, func(a, b *judgeJob) int {
 		return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.gen.rec.ds, b.gen.rec.ds), cmp.Compare(a.gen.rec.index, b.gen.rec.index))
 	})
-	fmt.Fprintf(r.out, "judge: %d request series (%d ratings, %d pairwise), %d cached, %d to run\n",
-		len(all), len(p.judges), len(p.pairs), len(all)-len(pending), len(pending))
 	if len(pending) == 0 {
+		fmt.Fprintf(r.out, "judge: %d request series (%d ratings, %d pairwise), %d cached, 0 to run: skipped\n",
+			len(all), len(p.judges), len(p.pairs), len(all))
 		return nil
 	}
+	fmt.Fprintf(r.out, "judge: %d request series (%d ratings, %d pairwise), %d cached, %d to run\n",
+		len(all), len(p.judges), len(p.pairs), len(all)-len(pending), len(pending))
 	client, closeLog, err := r.judgeClient(ctx)
 	if err != nil {
+		fmt.Fprintln(r.out, "judge: failed before the first request")
 		return err
 	}
 	defer closeLog()
+	est := newJudgeEstimate(r.out, len(pending), r.cfg.Judge.Concurrency, time.Now)
 	bar := progress.New(r.out, "judge", int64(len(pending)))
 	defer bar.Done()
 	guards := map[*record]*privacy.Guard{}
@@ -115,17 +120,46 @@ func (r *runner) judgeAll(ctx context.Context, p *plan) error {
 			}
 			res, err := r.judgeOne(r.withJudgeGuard(gctx, guards[j.gen.rec]), client, j)
 			if err != nil {
+				bar.Fail(1)
 				return fmt.Errorf("judge %s: %w", p.label(j.gen), err)
 			}
 			if err := r.st.put(gctx, "judged", j.key, res); err != nil {
 				return err
 			}
 			j.result = res
-			bar.Add(1)
+			if res.Rating == nil && res.Verdict == "" {
+				bar.Fail(1) // unrated: the series ran but gave nothing to count
+			} else {
+				bar.Add(1)
+			}
+			est.observe()
 			return nil
 		})
 	}
-	return g.Wait()
+	err = g.Wait()
+	bar.Done()
+	var done, rated, refused int
+	for _, j := range pending {
+		if j.result == nil {
+			continue
+		}
+		done++
+		if j.result.Rating != nil || j.result.Verdict != "" {
+			rated++
+		}
+		if j.result.Refused != "" {
+			refused++
+		}
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintf(r.out, "judge: %s after %d of %d request series\n", failure(ctx), done, len(pending))
+	case rated == 0:
+		fmt.Fprintf(r.out, "judge: failed: none of the %d request series gave a rating or verdict (%d refused by the judge)\n", done, refused)
+	default:
+		fmt.Fprintf(r.out, "judge: %d of %d request series rated, %d unrated (%d refused by the judge)\n", rated, done, done-rated, refused)
+	}
+	return err
 }
 
 // refused reports whether an HTTP status says the request itself is

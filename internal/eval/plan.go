@@ -152,7 +152,8 @@ func (c *Config) loadDataset(i int) ([]*record, []string, error) {
 		out = append(out, &record{ds: i, index: k, tid: head.TID, rec: r, task: tasks[j], hash: textHash(b.String())})
 	}
 	if len(out) == 0 {
-		return nil, nil, &FieldError{Field: fmt.Sprintf("datasets[%d].records", i), Err: errors.New("selects no record")}
+		return nil, nil, &FieldError{Field: fmt.Sprintf("datasets[%d].records", i),
+			Err: fmt.Errorf("%q selects no record: %s has %d records (%d usable)", d.Records, d.Path, total, len(recs))}
 	}
 	return out, notes, nil
 }
@@ -385,6 +386,24 @@ func (p *plan) planJudges() {
 			p.pairs = append(p.pairs, &judgeJob{gen: g, base: b, swapped: swapped, key: hashOf(k)})
 		}
 	}
+}
+
+// judgeCounts returns the number of rating and pairwise request series
+// the plan's outputs need, cached ones included; planJudges lists them
+// once the outputs exist.
+func (p *plan) judgeCounts() (ratings, pairs int) {
+	cfg := p.cfg
+	ratings = len(p.gens) * len(cfg.Judge.Prompts) * cfg.Judge.Repeats
+	if cfg.Judge.Pairwise != PairwiseJudge {
+		return ratings, 0
+	}
+	base := p.baseline()
+	for _, g := range p.gens {
+		if g.strat != base {
+			pairs += 2
+		}
+	}
+	return ratings, pairs
 }
 
 // baseline returns the index of the baseline strategy.

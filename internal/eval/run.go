@@ -52,6 +52,13 @@ type runner struct {
 // judges what it lacks, and writes the tables and figures into cfg.Out.
 // A rerun of a finished evaluation makes no model call; a run killed at any
 // point resumes without repeating a finished job.
+//
+// On Options.Progress it prints the number of outputs to make, an
+// estimate of their time once the first ones are measured, progress, and
+// how each stage ended (skipped, failed, interrupted). When the tables are
+// written but an output the config asks for is missing entirely (see
+// [ErrNoResults]), Run returns the report together with an error wrapping
+// ErrNoResults.
 func Run(ctx context.Context, cfg *Config, o Options) (*Report, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -75,18 +82,39 @@ func Run(ctx context.Context, cfg *Config, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.announce(p)
 	if err := r.generate(ctx, p); err != nil {
+		fmt.Fprintln(out, "judge: skipped (generation did not finish)")
 		return nil, err
 	}
 	p.planJudges()
 	if err := r.judgeAll(ctx, p); err != nil {
+		fmt.Fprintln(out, "tables: skipped (judging did not finish)")
 		return nil, err
 	}
 	rep, err := r.report(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	return rep, nil
+	return rep, p.missing()
+}
+
+// announce prints, before any model call, how many outputs the run is to
+// make: generations, then judge request series (each one request, or more
+// when an answer holds no rating).
+func (r *runner) announce(p *plan) {
+	pending := len(p.pendingGens())
+	ratings, pairs := p.judgeCounts()
+	judges := fmt.Sprintf("%d judge request series (%d ratings, %d pairwise)", ratings+pairs, ratings, pairs)
+	switch {
+	case pending == 0:
+		fmt.Fprintf(r.out, "eval: all %d outputs cached; up to %s to run\n", len(p.gens), judges)
+	case pending == len(p.gens):
+		fmt.Fprintf(r.out, "eval: %s to generate, then %s; a time estimate follows the first outputs\n", count(pending, "output"), judges)
+	default:
+		fmt.Fprintf(r.out, "eval: %d of %d outputs to generate (%d cached), then up to %s; a time estimate follows the first outputs\n",
+			pending, len(p.gens), len(p.gens)-pending, judges)
+	}
 }
 
 // hashOf returns the hex SHA-256 of the JSON of v.

@@ -60,12 +60,15 @@ type BLEUScore struct {
 //   - the geometric mean of the precisions is 0 if any precision is 0;
 //   - the brevity penalty uses the shortest reference of each prediction.
 //
-// Where evaluate raises ZeroDivisionError, BLEU differs: when the corpus has
-// no prediction tokens at all it returns BLEU 0, BrevityPenalty 0 and
-// LengthRatio 0 (the limit as the ratio goes to 0); when the summed
-// reference length is 0 it returns an error wrapping
-// [ErrZeroReferenceLength]. It also returns errors wrapping
-// [ErrEmptyCorpus], [ErrLengthMismatch] and [ErrNoReferences].
+// Where evaluate with tensorflow/nmt's compute_bleu raises
+// ZeroDivisionError, BLEU differs: when the corpus has no prediction
+// tokens at all it returns BLEU 0, BrevityPenalty 0 and LengthRatio 0 (the
+// limit as the ratio goes to 0, and what the copy of compute_bleu in
+// evaluate's main branch, metrics/bleu/nmt_bleu.py, returns); when the
+// summed reference length is 0 it returns an error wrapping
+// [ErrZeroReferenceLength] (that copy returns 0, 0, 0 there too). It also
+// returns errors wrapping [ErrEmptyCorpus], [ErrLengthMismatch] and
+// [ErrNoReferences].
 func BLEU(predictions []string, references [][]string) (BLEUScore, error) {
 	if len(predictions) == 0 {
 		return BLEUScore{}, fmt.Errorf("bleu: %w", ErrEmptyCorpus)

@@ -18,11 +18,18 @@
 //
 // [ROUGEL] reproduces google rouge_score's rougeL (use_stemmer false, the
 // default tokenizer, see [TokenizeROUGE]) for one prediction, and
-// rouge_score's score_multi for several references. [ROUGELCorpus] returns
-// the per-pair scores and the plain mean F-measure; evaluate's default
-// (use_aggregator=True) instead reports the median of a random bootstrap
-// over the per-pair F-measures, which is close to but not the same as the
-// mean, and is not reproducible without its random seed.
+// rouge_score's score_multi for several references (the score of the
+// reference with the best F). [ROUGELCorpus] returns the per-pair scores,
+// which are evaluate's rougeL with use_aggregator=False, and their plain
+// mean F-measure. evaluate's default (use_aggregator=True) reports
+// instead rouge_score's BootstrapAggregator mid F: the median of the means
+// of 1,000 resamples of the per-pair F-measures, drawn with numpy's random
+// generator seeded from its global state. That is close to the mean but
+// not equal, and not reproducible without the seed.
+//
+// The tests check both metrics against published values: the examples of
+// evaluate's bleu, and rouge_score's test pairs scored by the official
+// ROUGE-1.5.5 script.
 //
 // # Differences from evaluate
 //
