@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
@@ -57,15 +58,34 @@ func runBenchEngine(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	info := m.Info()
 	fmt.Fprintf(stdout, "model %s (%s, %s, %s params)\n", info.Path, info.Architecture, info.Quantization, humanCount(float64(info.Parameters)))
-	fmt.Fprintf(stdout, "threads %d, %d runs each, median\n", m.Threads(), *reps)
+	fmt.Fprintf(stdout, "%s, %d runs each, median\n", threadsLine(r, ef.threads, info.SizeBytes), *reps)
 	fmt.Fprintf(stdout, "prompt %.1f tok/s\n", r.Prompt)
 	fmt.Fprintf(stdout, "decode %.1f tok/s\n", r.Decode)
 	return nil
 }
 
+// threadsLine says how many threads the benchmark ran on and where the
+// count came from: --threads, or the engine's default for the model and
+// the machine, which may change during the run as the load does.
+func threadsLine(r EngineSpeed, flagThreads int, size uint64) string {
+	n := strconv.Itoa(r.MinThreads)
+	if r.MaxThreads != r.MinThreads {
+		n += "-" + strconv.Itoa(r.MaxThreads)
+	}
+	if flagThreads > 0 {
+		return fmt.Sprintf("threads %s (--threads)", n)
+	}
+	return fmt.Sprintf("threads %s (the default for a %s model on %d physical cores; --threads N sets it)",
+		n, humanBytes(size), llamacpp.PhysicalCores())
+}
+
 // EngineSpeed is the median throughput of the engine benchmark.
 type EngineSpeed struct {
 	Prompt, Decode float64 // tokens per second
+	// MinThreads and MaxThreads are the fewest and most threads the
+	// engine decoded with over the runs ([llamacpp.Model.Threads]: the
+	// default follows the load).
+	MinThreads, MaxThreads int
 }
 
 // BenchEngine measures, like llama.cpp's llama-bench, the speed of
@@ -80,6 +100,14 @@ func BenchEngine(ctx context.Context, m *llamacpp.Model, nPrompt, nDecode, reps 
 			t[i] = int32(rng.IntN(m.VocabSize()))
 		}
 		return t
+	}
+	var res EngineSpeed
+	threads := func() {
+		n := m.Threads()
+		if res.MinThreads == 0 || n < res.MinThreads {
+			res.MinThreads = n
+		}
+		res.MaxThreads = max(res.MaxThreads, n)
 	}
 	run := func(f func(*llamacpp.Sequence) (int, error)) (float64, error) {
 		var speeds []float64
@@ -97,12 +125,12 @@ func BenchEngine(ctx context.Context, m *llamacpp.Model, nPrompt, nDecode, reps 
 			}
 			if i > 0 { // the first run warms up
 				speeds = append(speeds, float64(n)/el.Seconds())
+				threads()
 			}
 		}
 		slices.Sort(speeds)
 		return speeds[len(speeds)/2], nil
 	}
-	var res EngineSpeed
 	var err error
 	res.Prompt, err = run(func(s *llamacpp.Sequence) (int, error) {
 		return nPrompt, s.Append(ctx, toks(nPrompt))

@@ -131,9 +131,9 @@ func TestDataStats(t *testing.T) {
 		args []string
 		want []string // lines the output holds
 	}{
-		{"text", []string{"stats", small}, []string{"Total Users                           2", "Records                               3"}},
+		{"text", []string{"stats", small}, []string{"Total Users (one per tid)             3", "Distinct tid Prefixes (group_user)    2", "Records                               3"}},
 		{"markdown", []string{"stats", "--markdown", small, filepath.Join(dataFixtures, "paper_small.json")},
-			[]string{"| Dataset | context_small.json | paper_small.json |", "| Total Users | 2 | N/A |", "| Records | 3 | 2 |"}},
+			[]string{"| Dataset | context_small.json | paper_small.json |", "| Total Users (one per tid) | 3 | N/A |", "| Distinct Profiles | 3 | N/A |", "| Records | 3 | 2 |"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/cogenesis/cogenesis/internal/atomicfile"
+	"github.com/cogenesis/cogenesis/internal/dataset"
 	"github.com/cogenesis/cogenesis/internal/vault"
 	"github.com/cogenesis/cogenesis/privacy"
 
@@ -58,6 +59,7 @@ func runVault(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		return usagef(vaultUsage, "unknown vault subcommand %q", sub)
 	}
+	setUsage(fs, vaultUsage)
 	if err := parse(fs, rest, stderr); err != nil {
 		return err
 	}
@@ -113,6 +115,9 @@ func runVault(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		printSkipped(stderr, *dataset, res.Records+len(res.Skipped), res.Skipped)
 		fmt.Fprintf(stdout, "imported %d records: %d users (%d new, %d replaced) into %s\n", res.Records, res.Users, res.Created, res.Replaced, vp)
+		if *user == "" {
+			fmt.Fprintln(stdout, usersNote(res.IDs))
+		}
 		return nil
 	case "token":
 		if *user == "" {
@@ -211,4 +216,15 @@ func isUserFile(path string) bool {
 	n, _ := f.Read(head)
 	t := bytes.TrimLeft(head[:n], " \t\r\n\ufeff")
 	return len(t) > 0 && t[0] == '{'
+}
+
+// usersNote says what a user of an imported dataset is, as `cogen data
+// stats` says it: one per tid ([privacy.UserID]), and how many distinct
+// "group_user" tid prefixes the users' tids have, which name no user.
+func usersNote(ids []string) string {
+	prefixes := map[string]bool{}
+	for _, id := range ids {
+		prefixes[dataset.Record{TID: id}.TIDPrefix()] = true
+	}
+	return fmt.Sprintf("users: one per tid, as cogen data stats counts them (the %d tids have %d distinct group_user prefixes, which name no user)", len(ids), len(prefixes))
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -36,7 +38,7 @@ func TestVaultImportListExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "imported 150 records: 150 users (150 new, 0 replaced)") {
+	if !strings.Contains(out, "imported 150 records: 150 users (150 new, 0 replaced)") || !strings.Contains(out, "users: one per tid") {
 		t.Errorf("import output %q", out)
 	}
 	if fi, err := os.Stat(v); err != nil || fi.Mode().Perm() != 0o600 {
@@ -177,5 +179,45 @@ func TestVaultImportUserFile(t *testing.T) {
 	}
 	if _, _, err := run(t, "vault", "export", "--vault", db, "--out", filepath.Join(dir, "all.toml")); !errors.As(err, new(*cli.UsageError)) {
 		t.Errorf("a dataset exported to .toml: err = %v, want a usage error", err)
+	}
+}
+
+// TestDataStatsAndVaultAgree counts the users of the paper's dev file
+// twice, by `cogen data stats` and by `cogen vault import`, which read the
+// records by different paths: both must find 150 (one per tid), and both
+// must say that the tids' 111 group_user prefixes are not users. (Before,
+// data stats counted the prefixes as users: 111.)
+func TestDataStatsAndVaultAgree(t *testing.T) {
+	data := devContextFile(t)
+	stats, _, err := run(t, "data", "stats", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp, _, err := run(t, "vault", "import", "--vault", filepath.Join(t.TempDir(), "vault.db"), "--dataset", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(out, pattern string) int {
+		t.Helper()
+		m := regexp.MustCompile(pattern).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("output lacks %s:\n%s", pattern, out)
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	got := map[string]int{
+		"data stats users":          count(stats, `(?m)^Total Users \(one per tid\) +(\d+)$`),
+		"data stats profiles":       count(stats, `(?m)^Distinct Profiles +(\d+)$`),
+		"data stats tid prefixes":   count(stats, `(?m)^Distinct tid Prefixes \(group_user\) +(\d+)$`),
+		"vault import users":        count(imp, `: (\d+) users \(`),
+		"vault import tid prefixes": count(imp, `users: one per tid, .* (\d+) distinct group_user prefixes, which name no user`),
+	}
+	want := map[string]int{
+		"data stats users": 150, "data stats profiles": 150, "data stats tid prefixes": 111,
+		"vault import users": 150, "vault import tid prefixes": 111,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
 	}
 }

@@ -61,24 +61,28 @@ func checkTopK(name string, k int) error {
 	return nil
 }
 
-// maxNew resolves max_tokens against the room left in the context.
+// maxNew resolves max_tokens against the room left in the served context
+// ([Server.MaxModelLen]). A request that does not fit gets vLLM's 400 and
+// message, which clients (openaiapi's among them) read for the sizes:
+//
+//	This model's maximum context length is 128 tokens. However, you
+//	requested 140 tokens (124 in the messages, 16 in the completion).
+//	Please reduce the length of the messages or completion.
 func (s *Server) maxNew(requested *int, def, promptLen int) (int, error) {
-	room := s.Model.ContextSize() - promptLen
-	if room < 0 || (room == 0 && (requested == nil || *requested > 0)) {
-		return 0, httpapi.BadRequest("prompt is %d tokens; this model's context is %d tokens", promptLen, s.Model.ContextSize())
+	if requested != nil && *requested < 0 {
+		return 0, httpapi.BadRequest("max_tokens %d: must be >= 0", *requested)
 	}
+	limit := s.maxModelLen()
 	n := def
 	if def <= 0 {
-		n = room
+		n = max(limit-promptLen, 1) // the room left, and at least one token
 	}
 	if requested != nil {
-		if *requested < 0 {
-			return 0, httpapi.BadRequest("max_tokens %d: must be >= 0", *requested)
-		}
 		n = *requested
 	}
-	if n > room {
-		return 0, httpapi.BadRequest("max_tokens %d + prompt %d tokens > context %d tokens", n, promptLen, s.Model.ContextSize())
+	if promptLen+n > limit {
+		return 0, httpapi.BadRequest("This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the messages, %d in the completion). Please reduce the length of the messages or completion.",
+			limit, promptLen+n, promptLen, n)
 	}
 	return n, nil
 }

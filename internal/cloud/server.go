@@ -51,6 +51,41 @@ type Server struct {
 	Logger *slog.Logger
 	// Created is reported as the model's creation time.
 	Created time.Time
+	// MaxModelLen is the longest sequence, prompt and output together, a
+	// request may have: vLLM's max_model_len, which GET /v1/models and
+	// POST /tokenize report and past which a request gets a 400. Zero, or
+	// more than the engine's context, means the engine's context
+	// (Model.ContextSize), which may exceed the context the model was
+	// trained on; cogen cloud sets it to the smaller of the two, as vLLM
+	// does (see [ServedContext]).
+	MaxModelLen int
+}
+
+// maxModelLen returns the context the server serves: MaxModelLen within
+// the engine's context.
+func (s *Server) maxModelLen() int {
+	if n := s.Model.ContextSize(); s.MaxModelLen <= 0 || s.MaxModelLen > n {
+		return n
+	}
+	return s.MaxModelLen
+}
+
+// ServedContext returns the max_model_len to serve a model whose engine
+// context is engineCtx and whose training context is trained (0 when the
+// model does not say): requested when it is set, else, as vLLM derives
+// it, the training context within the engine's. beyond reports whether
+// the result exceeds the training context: the model's output past it
+// degrades, which vLLM allows only when asked
+// (VLLM_ALLOW_LONG_MAX_MODEL_LEN); here, an explicit request is the ask.
+func ServedContext(engineCtx, trained, requested int) (n int, beyond bool) {
+	n = engineCtx
+	switch {
+	case requested > 0:
+		n = min(requested, engineCtx)
+	case trained > 0:
+		n = min(trained, engineCtx)
+	}
+	return n, trained > 0 && n > trained
 }
 
 // prefix returns the model's sequence pool: requests that share a
@@ -145,7 +180,7 @@ func (s *Server) wait(ctx context.Context) error {
 func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, openaiapi.ModelList{Object: "list", Data: []openaiapi.Model{{
 		ID: s.Name, Object: "model", Created: s.Created.Unix(), OwnedBy: "cogenesis",
-		Root: s.Model.Path(), MaxModelLen: s.Model.ContextSize(),
+		Root: s.Model.Path(), MaxModelLen: s.maxModelLen(),
 	}}})
 }
 
@@ -174,7 +209,7 @@ func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, openaiapi.TokenizeResponse{Tokens: toks, Count: len(toks), MaxModelLen: s.Model.ContextSize()})
+	httpapi.WriteJSON(w, http.StatusOK, openaiapi.TokenizeResponse{Tokens: toks, Count: len(toks), MaxModelLen: s.maxModelLen()})
 }
 
 func (s *Server) detokenize(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -416,5 +417,95 @@ func TestUsageCountsTheEndToken(t *testing.T) {
 	}
 	if n := resp.Usage.PromptTokens + resp.Usage.CompletionTokens; ch.Logprobs == nil || len(ch.Logprobs.Tokens) != n {
 		t.Errorf("usage %+v: %d tokens, logprobs list %v", resp.Usage, n, ch.Logprobs)
+	}
+}
+
+// TestMaxModelLen serves a context shorter than the engine's: GET
+// /v1/models and POST /tokenize report it, a request that fits it is
+// served, and one that does not gets vLLM's 400 and message, which the
+// client reads as a context error with the size. The zero value serves
+// the engine's context.
+func TestMaxModelLen(t *testing.T) {
+	m, err := llamacpp.Open(enginetest.SharedModel(t), llamacpp.Options{ContextSize: 512, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	for _, tt := range []struct {
+		name        string
+		maxModelLen int
+		want        int
+	}{
+		{"zero: the engine's context", 0, 512},
+		{"past the engine's context: the engine's", 4096, 512},
+		{"set", 100, 100},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer((&cloud.Server{Model: m, Name: "tiny", MaxModelLen: tt.maxModelLen}).Handler())
+			t.Cleanup(srv.Close)
+			c, err := openaiapi.New(openaiapi.Config{BaseURL: srv.URL + "/v1", Kind: openaiapi.KindVLLM, Model: "tiny", MaxRetries: -1, Timeout: time.Minute, HTTPClient: srv.Client()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ml, err := c.Models(t.Context())
+			if err != nil || len(ml.Data) != 1 || ml.Data[0].MaxModelLen != tt.want {
+				t.Errorf("models = %+v, %v; want max_model_len %d", ml, err, tt.want)
+			}
+			resp, err := http.Post(srv.URL+"/tokenize", "application/json", strings.NewReader(`{"prompt":"x"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tok openaiapi.TokenizeResponse
+			err = json.NewDecoder(resp.Body).Decode(&tok)
+			resp.Body.Close()
+			if err != nil || tok.MaxModelLen != tt.want {
+				t.Errorf("tokenize: max_model_len %d (%v), want %d", tok.MaxModelLen, err, tt.want)
+			}
+			prompt := make([]int32, tt.want-4)
+			for i := range prompt {
+				prompt[i] = int32(3 + i%500)
+			}
+			for _, n := range []int{4, 5} {
+				_, err := c.Complete(t.Context(), openaiapi.CompletionRequest{Prompt: openaiapi.TokenPrompt(prompt), MaxTokens: ptr(n), Temperature: ptr(0.0)})
+				if n == 4 {
+					if err != nil {
+						t.Errorf("%d + %d tokens in a context of %d: %v", len(prompt), n, tt.want, err)
+					}
+					continue
+				}
+				want := fmt.Sprintf("This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the messages, 5 in the completion). Please reduce the length of the messages or completion.", tt.want, tt.want+1, len(prompt))
+				ae, ok := errors.AsType[*openaiapi.APIError](err)
+				if !ok || ae.Status != http.StatusBadRequest || ae.Message != want {
+					t.Fatalf("%d + %d tokens in a context of %d: %v, want 400 %q", len(prompt), n, tt.want, err, want)
+				}
+				if !errors.Is(err, openaiapi.ErrContextExceeded) || ae.ContextSize != tt.want {
+					t.Errorf("the client reads %+v: want a context error of %d tokens", ae, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestServedContext(t *testing.T) {
+	tests := []struct {
+		name                       string
+		engine, trained, requested int
+		want                       int
+		wantBeyond                 bool
+	}{
+		{"the training context within the engine's", 4096, 128, 0, 128, false},
+		{"the engine's within the training context", 4096, 32768, 0, 4096, false},
+		{"the model does not say", 4096, 0, 0, 4096, false},
+		{"asked for more than trained", 4096, 128, 512, 512, true},
+		{"asked for less", 4096, 128, 64, 64, false},
+		{"asked past the engine", 512, 128, 1024, 512, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, beyond := cloud.ServedContext(tt.engine, tt.trained, tt.requested)
+			if n != tt.want || beyond != tt.wantBeyond {
+				t.Errorf("ServedContext(%d, %d, %d) = %d, %v; want %d, %v", tt.engine, tt.trained, tt.requested, n, beyond, tt.want, tt.wantBeyond)
+			}
+		})
 	}
 }

@@ -98,10 +98,18 @@ func (r Record) turn(i int) string {
 	return ""
 }
 
-// User returns the key that groups a record with the others of its user:
-// for a context-aware tid "group_user_task" the "group_user" prefix,
-// otherwise the whole tid (each LaMP-derived record is its own user).
-func (r Record) User() string {
+// User returns the id of the record's user, [privacy.UserID] of its tid:
+// the whole tid, as the vault's import makes users. In a dataset file no
+// tid comes twice, so each record is its own user; records that share a
+// tid's "group_user" prefix are different users (see [Record.TIDPrefix]).
+func (r Record) User() string { return privacy.UserID(r.TID) }
+
+// TIDPrefix returns the "group_user" prefix of a context-aware tid
+// "group_user_task", or the whole tid when it has another form. The
+// prefix names no user: in context_dev.json the records that share one
+// have profiles of different people. `cogen data stats` counts the
+// prefixes beside the users so that the two counts are not confused.
+func (r Record) TIDPrefix() string {
 	parts := strings.Split(r.TID, "_")
 	if len(parts) == 3 {
 		return parts[0] + "_" + parts[1]

@@ -134,8 +134,8 @@ func TestDevContextRecords(t *testing.T) {
 	}
 	// The README's description of the first record (tid "3_7_4").
 	r := f.Records[0]
-	if r.TID != "3_7_4" || r.User() != "3_7" {
-		t.Errorf("record 0: tid %q, user %q; want 3_7_4, 3_7", r.TID, r.User())
+	if r.TID != "3_7_4" || r.User() != "3_7_4" || r.TIDPrefix() != "3_7" {
+		t.Errorf("record 0: tid %q, user %q, tid prefix %q; want 3_7_4, 3_7_4, 3_7", r.TID, r.User(), r.TIDPrefix())
 	}
 	if !strings.HasPrefix(r.Prompt(), "Develop a Marketing Script for Your Monthly Dinner Party: ") {
 		t.Errorf("record 0: prompt does not start with the README's example (%d bytes)", len(r.Prompt()))

@@ -40,6 +40,10 @@
 //
 // # Splits and statistics
 //
+// A user is one tid ([Record.User], [privacy.UserID]): the vault's import
+// makes one user of each, and `cogen data stats` counts them. The
+// "group_user" prefix of a context-aware tid names no user.
+//
 // [File.Split] divides a file by user, deterministically from a seed (the
 // paper uses 9:1 train/validation and reuses the dev set as the test set).
 // [File.Stats] computes the figures of the paper's Table 5, which

@@ -16,9 +16,9 @@ func ExampleLoad() {
 		fmt.Printf("%s: user %s, %d history items, %d profile fields\n", r.TID, r.User(), len(r.History()), len(r.Fields()))
 	}
 	// Output:
-	// 1_0_0: user 1_0, 1 history items, 2 profile fields
-	// 1_0_1: user 1_0, 2 history items, 2 profile fields
-	// 1_1_0: user 1_1, 1 history items, 2 profile fields
+	// 1_0_0: user 1_0_0, 1 history items, 2 profile fields
+	// 1_0_1: user 1_0_1, 2 history items, 2 profile fields
+	// 1_1_0: user 1_1_0, 1 history items, 2 profile fields
 }
 
 func ExampleValidate() {

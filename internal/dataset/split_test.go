@@ -19,16 +19,20 @@ func fileOf(tids ...string) *dataset.File {
 }
 
 func TestRecordUser(t *testing.T) {
-	tests := []struct{ tid, want string }{
-		{"3_7_4", "3_7"},
-		{"12_0_10", "12_0"},
-		{"161", "161"},
-		{"a_b", "a_b"},
+	tests := []struct{ tid, user, prefix string }{
+		{"3_7_4", "3_7_4", "3_7"},
+		{"12_0_10", "12_0_10", "12_0"},
+		{"161", "161", "161"},
+		{"a_b", "a_b", "a_b"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.tid, func(t *testing.T) {
-			if got := (dataset.Record{TID: tt.tid}).User(); got != tt.want {
-				t.Errorf("User() = %q, want %q", got, tt.want)
+			r := dataset.Record{TID: tt.tid}
+			if got := r.User(); got != tt.user {
+				t.Errorf("User() = %q, want %q", got, tt.user)
+			}
+			if got := r.TIDPrefix(); got != tt.prefix {
+				t.Errorf("TIDPrefix() = %q, want %q", got, tt.prefix)
 			}
 		})
 	}
@@ -41,10 +45,14 @@ func TestSplitSmall(t *testing.T) {
 		o               dataset.SplitOptions
 		wantTrain, wVal int // records
 	}{
-		// 2 users: round(0.9 × 2) = 2 is clamped to 1 so validation is not empty.
-		{"two users, 9:1", fileOf("1_0_0", "1_0_1", "1_1_0"), dataset.SplitOptions{}, -1, -1},
+		// 3 users: round(0.9 × 3) = 3 is clamped to 2 so validation is not empty.
+		{"three users, 9:1", fileOf("1_0_0", "1_0_1", "1_1_0"), dataset.SplitOptions{}, 2, 1},
+		{"two users, 9:1", fileOf("1_0_0", "1_1_0"), dataset.SplitOptions{}, 1, 1},
 		{"everything to train", fileOf("1_0_0", "1_0_1", "1_1_0"), dataset.SplitOptions{Ratio: 1}, 3, 0},
-		{"one user stays in train", fileOf("1_0_0", "1_0_1"), dataset.SplitOptions{}, 2, 0},
+		{"one user stays in train", fileOf("1_0_0"), dataset.SplitOptions{}, 1, 0},
+		// A user's records (a tid that comes twice, which only a File
+		// built in code can hold) stay on one side.
+		{"a user's records together", fileOf("1_0_0", "1_0_0", "1_1_0"), dataset.SplitOptions{}, -1, -1},
 		{"no records", fileOf(), dataset.SplitOptions{}, 0, 0},
 	}
 	for _, tt := range tests {
@@ -54,7 +62,7 @@ func TestSplitSmall(t *testing.T) {
 				t.Errorf("split %d/%d records, want %d/%d", len(s.Train), len(s.Validation), tt.wantTrain, tt.wVal)
 			}
 			if tt.wantTrain < 0 {
-				// One user on each side: user 1_0 has 2 records, 1_1 one.
+				// One user on each side: user 1_0_0 has 2 records, 1_1_0 one.
 				users := func(idx []int) map[string]bool {
 					m := map[string]bool{}
 					for _, i := range idx {

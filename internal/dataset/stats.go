@@ -17,10 +17,16 @@ type Stats struct {
 	Kind Kind
 	// WithoutContext is true for a "_wo" file (no history).
 	WithoutContext bool
-	// Users counts distinct users (context-aware); 0 for LaMP-derived
-	// files, whose records name no user (Table 5's N/A).
-	Users   int
-	Records int
+	// Users counts distinct users (context-aware): one per tid, as
+	// [Record.User] and the vault's import define a user; 0 for
+	// LaMP-derived files, whose records name no user (Table 5's N/A).
+	Users int
+	// Profiles counts distinct profiles, the profile block and the
+	// writing history together, and TIDPrefixes the distinct "group_user"
+	// prefixes of the tids ([Record.TIDPrefix]), which name no user
+	// (context-aware only).
+	Profiles, TIDPrefixes int
+	Records               int
 	// HistoryWords and HistoryChars measure the writing history, titles
 	// and texts of its items: Table 5's "Avg Profile Length".
 	HistoryWords, HistoryChars float64
@@ -42,10 +48,12 @@ func (f *File) Stats(o SplitOptions) Stats {
 	if f.Path == "" {
 		s.Name = string(f.Kind)
 	}
-	users := map[string]bool{}
+	users, profiles, prefixes := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	var hw, hc, pw, pc, ow, oc int
 	for _, r := range f.Records {
 		users[r.User()] = true
+		profiles[profileKey(r)] = true
+		prefixes[r.TIDPrefix()] = true
 		for _, it := range r.History() {
 			hw += words(it.Title) + words(it.Text)
 			hc += chars(it.Title) + chars(it.Text)
@@ -63,11 +71,24 @@ func (f *File) Stats(o SplitOptions) Stats {
 	sp := f.Split(o)
 	s.Train, s.Validation = len(sp.Train), len(sp.Validation)
 	if f.Kind == KindContext {
-		s.Users = len(users)
+		s.Users, s.Profiles, s.TIDPrefixes = len(users), len(profiles), len(prefixes)
 		s.TrainUsers = countUsers(f, sp.Train)
 		s.ValidationUsers = countUsers(f, sp.Validation)
 	}
 	return s
+}
+
+// profileKey identifies a record's profile: its profile block and its
+// writing history, each part prefixed by its length.
+func profileKey(r Record) string {
+	var b strings.Builder
+	part := func(s string) { fmt.Fprintf(&b, "%d:%s", len(s), s) }
+	part(r.AdditionalProfile)
+	for _, it := range r.Profile {
+		part(it.Title)
+		part(it.Text)
+	}
+	return b.String()
 }
 
 func countUsers(f *File, idx []int) int {
@@ -89,7 +110,9 @@ var statRows = []struct {
 		}
 		return string(s.Kind)
 	}},
-	{"Total Users", func(s Stats) string { return usersCell(s.Users, s) }},
+	{"Total Users (one per tid)", func(s Stats) string { return usersCell(s.Users, s) }},
+	{"Distinct Profiles", func(s Stats) string { return contextOnly(s, strconv.Itoa(s.Profiles)) }},
+	{"Distinct tid Prefixes (group_user)", func(s Stats) string { return contextOnly(s, strconv.Itoa(s.TIDPrefixes)) }},
 	{"Records", func(s Stats) string { return strconv.Itoa(s.Records) }},
 	{"Avg Profile (History) Length, words", func(s Stats) string { return mean(s.HistoryWords) }},
 	{"Avg Profile (History) Length, chars", func(s Stats) string { return mean(s.HistoryChars) }},

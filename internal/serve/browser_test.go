@@ -22,13 +22,17 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cogenesis/cogenesis/internal/audit"
 	"github.com/cogenesis/cogenesis/internal/engine/enginetest"
 	"github.com/cogenesis/cogenesis/internal/vault"
 
 	"github.com/cogenesis/cogenesis/internal/deptest"
 )
 
-var screenshot = flag.String("screenshot", "", "where TestBrowserWriteWithSketch saves its screenshot (default: a temporary directory)")
+var (
+	screenshot     = flag.String("screenshot", "", "where TestBrowserWriteWithSketch saves its screenshot (default: a temporary directory)")
+	screenshot1280 = flag.String("screenshot-1280", "", "where TestBrowserTaskPrefillAndAuditHeaders saves its screenshot of a 1280×800 window (default: a temporary directory)")
+)
 
 // chromium finds a Chromium or Chrome binary.
 func chromium() string {
@@ -333,4 +337,122 @@ func TestBrowserUserToken(t *testing.T) {
 	if !strings.Contains(f.log.String(), "msg=chat req=") || !strings.Contains(f.log.String(), "user="+me) {
 		t.Errorf("the gateway did not log a chat as %s", me)
 	}
+}
+
+// TestBrowserTaskPrefillAndAuditHeaders drives the web UI in a 1280×800
+// window, the size of a common laptop screen.
+//
+// Choosing a user fills in the user's first task only where the task box
+// is the UI's: empty, or holding the previous user's pre-fill untouched.
+// Text the user typed is never replaced or merged with a task, whether it
+// was typed before choosing a user or over a pre-fill (which the first
+// key replaces: before, the typed text ran on from the task's last word).
+//
+// The audit panel's column headers are all readable (before, a fixed
+// table layout cut "verdict" and "request" to an ellipsis at this width),
+// with a record in the panel whose cells are long.
+func TestBrowserTaskPrefillAndAuditHeaders(t *testing.T) {
+	ctx := newBrowser(t)
+	f := start(t, options{})
+	a, b, none := f.dev[0], f.dev[1], f.small[0]
+	if len(a.Tasks) == 0 || len(b.Tasks) == 0 || len(none.Tasks) != 0 || a.Tasks[0].Task == b.Tasks[0].Task {
+		t.Fatalf("want two users with different first tasks and one without tasks: %d, %d and %d tasks", len(a.Tasks), len(b.Tasks), len(none.Tasks))
+	}
+	const request = "req-browser-headers-0001"
+	if _, err := f.env.log.Append(t.Context(), audit.Record{
+		Strategy: "speculative", Host: "inference.cloud-provider.example.com", Method: "POST", Path: "/v1/chat/completions",
+		User: a.ID, Request: request, Verdict: audit.VerdictBlock, Rules: []string{"private_fact", "email"},
+		SHA256: strings.Repeat("0", 64), Bytes: 123456,
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// pick chooses a user as a click in the list does (focus, then the
+	// change event), and waits for the form to show the user.
+	pick := func(id string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(
+			chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#user-select'); s.focus(); s.value = `+strconv.Quote(id)+`; s.dispatchEvent(new Event('change')); })()`),
+			chromedp.Poll[chromedp.Void](`document.querySelector('#form-title').textContent === `+strconv.Quote("Edit "+id)),
+		)
+	}
+	clear := chromedp.Evaluate[chromedp.Void](`(() => { const t = document.querySelector('#task'); t.value = ''; t.dispatchEvent(new Event('input')); })()`)
+	const typed, ownTask = "Write to the school about Friday", "My own task: the trip"
+	steps := []struct {
+		name string
+		do   []chromedp.Action[chromedp.Void]
+		want string // the task box
+	}{
+		{"a user's first task fills the empty box", []chromedp.Action[chromedp.Void]{pick(a.ID)}, a.Tasks[0].Task},
+		{"the next user's replaces it, untouched", []chromedp.Action[chromedp.Void]{pick(b.ID)}, b.Tasks[0].Task},
+		{"a user without tasks empties it", []chromedp.Action[chromedp.Void]{pick(none.ID)}, ""},
+		{"typed into the empty box", []chromedp.Action[chromedp.Void]{chromedp.Click("#task"), chromedp.SendKeys("#task", typed)}, typed},
+		{"choosing a user keeps the typed text", []chromedp.Action[chromedp.Void]{pick(a.ID)}, typed},
+		{"and another", []chromedp.Action[chromedp.Void]{pick(b.ID)}, typed},
+		{"emptied, the box takes the pre-fill again", []chromedp.Action[chromedp.Void]{clear, pick(a.ID)}, a.Tasks[0].Task},
+		{"typing over the pre-fill replaces it", []chromedp.Action[chromedp.Void]{chromedp.Click("#task"), chromedp.SendKeys("#task", ownTask)}, ownTask},
+		{"choosing a user keeps it", []chromedp.Action[chromedp.Void]{pick(b.ID), pick(a.ID)}, ownTask},
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(1280, 800),
+		chromedp.Navigate(f.srv.URL+"/"),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('#strategy option').length > 0 && document.querySelectorAll('#user-select option').length >= 4`),
+	); err != nil {
+		t.Fatalf("UI: %v", err)
+	}
+	for _, st := range steps {
+		if err := chromedp.Do(ctx, st.do...); err != nil {
+			status, _ := chromedp.Run(ctx, chromedp.Text("#status"))
+			t.Fatalf("%s: %v (status line %q)", st.name, err, status)
+		}
+		got, err := chromedp.Run(ctx, chromedp.Value("#task"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != st.want {
+			t.Errorf("%s: the task box holds %d bytes (%.40q…), want %d bytes (%.40q…)", st.name, len(got), got, len(st.want), st.want)
+		}
+	}
+
+	// The audit panel, with user a chosen: the record is in it, and no
+	// header is cut, nor the table wider than its panel.
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('#audit tbody tr')].some(tr => tr.dataset.request === `+strconv.Quote(request)+`)`)); err != nil {
+		t.Fatalf("the audit panel does not show the record: %v", err)
+	}
+	type header struct {
+		Text                 string
+		ScrollWidth, ClientW int
+	}
+	heads, err := chromedp.Run(ctx, chromedp.Evaluate[[]header](`[...document.querySelectorAll('#audit thead th')].map(th => ({Text: th.textContent, ScrollWidth: th.scrollWidth, ClientW: th.clientWidth}))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, h := range heads {
+		names = append(names, h.Text)
+		if h.ScrollWidth > h.ClientW {
+			t.Errorf("header %q is cut: %d px of text in %d px", h.Text, h.ScrollWidth, h.ClientW)
+		}
+	}
+	if diff := cmp.Diff([]string{"#", "time", "strategy", "to", "verdict", "bytes", "request"}, names); diff != "" {
+		t.Errorf("audit headers (-want +got):\n%s", diff)
+	}
+	fit, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`(() => { const p = document.querySelector('#audit').parentElement; return [window.innerWidth, p.scrollWidth, p.clientWidth]; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fit[0] != 1280 || fit[1] > fit[2] {
+		t.Errorf("in a window %d px wide the audit table is %d px wide in a panel of %d px", fit[0], fit[1], fit[2])
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()) // what the window shows
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := *screenshot1280
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "serve-ui-1280.png")
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("audit headers %v px; screenshot %s", heads, path)
 }

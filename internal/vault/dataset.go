@@ -176,7 +176,7 @@ func userFromRecord(rec privacy.Record, f privacy.RecordFields) *User {
 		return out
 	}
 	u := &User{
-		ID: f.TID, Name: v.Name.UnsafeText(), Age: v.Age.UnsafeText(),
+		ID: privacy.UserID(f.TID), Name: v.Name.UnsafeText(), Age: v.Age.UnsafeText(),
 		Occupation: v.Occupation.UnsafeText(), Location: v.Location.UnsafeText(),
 		Emails: texts(v.Emails), Phones: texts(v.Phones), Identifiers: texts(v.Identifiers),
 		PersonalTraits: texts(v.PersonalTraits), WritingStyle: texts(v.WritingStyle),

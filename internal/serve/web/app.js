@@ -9,6 +9,12 @@ let token = sessionStorage.getItem("cogen-token") || "";
 let current = null; // the selected user's id
 let lastRequest = "";
 let abort = null;
+// prefill is the text the UI last put in the task box itself: the selected
+// user's first task, or "" for none. While the box holds it (or nothing),
+// the box is the UI's and choosing another user replaces it; text the box
+// holds that is not the pre-fill was typed or pasted, and the UI never
+// touches it.
+let prefill = "";
 
 function headers(extra) {
   const h = Object.assign({}, extra || {});
@@ -105,11 +111,29 @@ async function loadUsers(select) {
   if (sel.value) await selectUser(sel.value);
 }
 
+// taskPrefilled reports whether the task box holds the UI's pre-fill,
+// untouched by the user.
+function taskPrefilled() { const v = $("#task").value; return v !== "" && v === prefill; }
+
+// prefillTask offers a user's first task in the task box (nothing for a
+// user without tasks). It replaces only what the UI put there itself:
+// an empty box or the previous user's pre-fill, still untouched. Typed
+// text stays as it is, and is never merged with a task.
+function prefillTask(u) {
+  const box = $("#task");
+  if (box.value === "" || box.value === prefill) {
+    prefill = (u && u.tasks && u.tasks.length) ? u.tasks[0].task : "";
+    box.value = prefill;
+    if (document.activeElement === box && taskPrefilled()) box.select();
+  }
+  box.classList.toggle("prefilled", taskPrefilled());
+}
+
 async function selectUser(id) {
   current = id;
   const u = await api("GET", "/v1/vault/users/" + encodeURIComponent(id));
   fillForm(u);
-  if (!$("#task").value && u.tasks && u.tasks.length) $("#task").value = u.tasks[0].task;
+  prefillTask(u);
   await loadAudit();
 }
 
@@ -221,7 +245,7 @@ async function loadAudit() {
   let page;
   try { page = await api("GET", "/v1/audit?" + q); } catch (e) { status(e.message); return; }
   const chain = $("#audit-chain");
-  chain.textContent = page.chain_ok ? `chain verified · ${page.total} records` : "chain BROKEN: " + page.error;
+  chain.textContent = page.chain_ok ? `chain verified · ${page.total} record${page.total === 1 ? "" : "s"}` : "chain BROKEN: " + page.error;
   chain.className = page.chain_ok ? "ok" : "bad";
   const tb = $("#audit tbody");
   tb.innerHTML = "";
@@ -230,7 +254,7 @@ async function loadAudit() {
     tr.dataset.request = rec.request || "";
     tr.dataset.strategy = rec.strategy;
     if (rec.request && rec.request === lastRequest) tr.className = "mine";
-    const cells = [rec.seq, new Date(rec.time).toLocaleTimeString(), rec.strategy, rec.host + rec.path, rec.verdict + (rec.rules.length ? " " + rec.rules.join(",") : ""), rec.bytes, (rec.request || "").slice(-8)];
+    const cells = [rec.seq, new Date(rec.time).toLocaleTimeString([], { hour12: false }), rec.strategy, rec.host + rec.path, rec.verdict + (rec.rules.length ? " " + rec.rules.join(", ") : ""), rec.bytes, (rec.request || "").slice(-8)];
     cells.forEach((v, i) => {
       const td = document.createElement("td");
       td.textContent = v;
@@ -261,11 +285,19 @@ async function importFile() {
 async function start() {
   $("#user-form").onsubmit = saveUser;
   $("#user-select").onchange = (e) => selectUser(e.target.value).catch((err) => status(err.message));
-  $("#user-new").onclick = () => { current = null; $("#user-select").value = ""; fillForm({}); };
+  $("#user-new").onclick = () => { current = null; $("#user-select").value = ""; fillForm({}); prefillTask(null); };
   $("#user-delete").onclick = async () => {
     if (!current || !confirm("Delete " + current + " and everything stored for them?")) return;
-    try { await api("DELETE", "/v1/vault/users/" + encodeURIComponent(current)); current = null; fillForm({}); await loadUsers(); } catch (e) { status(e.message); }
+    try { await api("DELETE", "/v1/vault/users/" + encodeURIComponent(current)); current = null; fillForm({}); prefillTask(null); await loadUsers(); } catch (e) { status(e.message); }
   };
+  // Focusing an untouched pre-fill selects it, so that typing replaces
+  // the user's task instead of running on from its last word. (The
+  // mouseup of the click that focused the box would undo the selection.)
+  const task = $("#task");
+  let keepSelection = false;
+  task.addEventListener("focus", () => { if (taskPrefilled()) { task.select(); keepSelection = true; } });
+  task.addEventListener("mouseup", (e) => { if (keepSelection) e.preventDefault(); keepSelection = false; });
+  task.addEventListener("input", () => task.classList.toggle("prefilled", taskPrefilled()));
   $("#history-add").onclick = () => historyRow(null);
   $("#write").onclick = write;
   $("#stop").onclick = () => abort && abort.abort();
