@@ -19,17 +19,27 @@ rm -f "$audit"
 # Fetch (or find) the model once, with a clear message when offline.
 bin/cogen model info "$model" >/dev/null
 
-task="Write a short newsletter for the bakery's spring menu: mention that Olav the sourdough starter turns twelve and hint at the plans for a second bakery in Bodø."
-echo "Task (private: names a private fact): $task"
+task="Write a short newsletter for the bakery's spring menu that mentions Olav the sourdough starter turning twelve and hints at the plans for a second bakery in Bodø."
+echo "Task (private: it names two private facts): $task"
 echo
+# Fusion max: at each token the fused distribution leans on whichever
+# model is surer, so the heat maps show where each model led.
 for s in llm slm sketch logits speculative; do
 	echo "== strategy $s"
-	bin/cogen generate --strategy "$s" --slm "$model" --llm "$cloud" \
-		--user examples/user.toml --max-tokens 96 --cloud-max-tokens 96 --seed 1 \
+	bin/cogen --log-level warn generate --strategy "$s" --slm "$model" --llm "$cloud" \
+		--user examples/user.toml --max-tokens 96 --cloud-max-tokens 96 --seed 1 --fusion max \
 		--audit "$audit" --trace "$out/trace-$s.html" "$task" 2>&1 | grep -v '^audit: '
 	echo
 done
-echo "== what left the device (bin/cogen audit show $audit)"
-bin/cogen audit show "$audit" | tail -n 12
+echo "== what the cloud saw"
+echo "(slm sent nothing: the local model wrote alone)"
+bin/cogen --log-level warn audit seen "$audit" --slm "$model" --user examples/user.toml
+echo
+echo "== every request that left the device (bin/cogen audit show $audit)"
+bin/cogen audit show "$audit"
 bin/cogen audit verify "$audit"
-echo "Per-token heat map of the logits run: $out/trace-logits.html"
+echo
+echo "Per-token heat maps (red: the local model led, blue: the cloud; hover for both models' top choices):"
+for s in slm sketch logits speculative; do
+	[ -f "$out/trace-$s.html" ] && echo "  $out/trace-$s.html"
+done

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 
@@ -170,7 +171,9 @@ type Options struct {
 	NoProxy bool
 	// CloudMaxTokens bounds the cloud's outline or draft (default 512).
 	CloudMaxTokens int
-	// Trace, when set, records the logit-fusion steps.
+	// Trace, when set, records the output token by token in
+	// Result.Trace, for the strategies in which the local model writes
+	// (all but llm and llm-context).
 	Trace bool
 	// OnToken, when set, is called with each piece of the final text as
 	// it is produced, in order, from the goroutine that called Run: token
@@ -338,16 +341,47 @@ func cloudPiece(o Options, text string, err error) {
 	}
 }
 
-// localYield returns the generation callback that streams the local
-// model's visible text to st (nil without a streamer).
-func localYield(st *streamer) func(llamacpp.Token) error {
-	if st == nil {
-		return nil
+// traceTop is how many of the local model's top choices a trace keeps
+// per token.
+const traceTop = 3
+
+// generate lets the local model write alone after prompt (slm, sketch):
+// it streams the visible text to o.OnToken and, with o.Trace, records
+// each token in res.Trace with w = 1 and the model's top choices (under
+// its raw distribution; reporting them does not change the draw).
+func (r *Runner) generate(ctx context.Context, seq LocalSequence, prompt []int32, res *Result, o Options) (llamacpp.Result, error) {
+	gen := llamacpp.GenerateOptions{Sample: o.Sample, MaxTokens: o.MaxTokens}
+	st := newStreamer(o.OnToken)
+	var tr *Trace
+	if o.Trace {
+		tr = &Trace{Strategy: string(o.Strategy), Sketch: res.Sketch, CloudStopped: -1}
+		res.Trace = tr
+		gen.TopLogprobs = traceTop
 	}
-	return func(t llamacpp.Token) error {
-		st.text(Piece{Text: t.Text, W: 1})
-		return nil
+	var yield func(llamacpp.Token) error
+	if st != nil || tr != nil {
+		yield = func(t llamacpp.Token) error {
+			if st != nil {
+				st.text(Piece{Text: t.Text, W: 1})
+			}
+			if tr != nil && !r.SLM.IsEOG(t.ID) {
+				s := Step{Index: len(tr.Steps), Token: t.ID, Text: r.SLM.Piece(t.ID), W: 1}
+				if t.Logprob != nil {
+					for _, c := range t.Logprob.Top {
+						s.SLM = append(s.SLM, Choice{Token: c.Token, Text: r.SLM.Piece(c.Token), Prob: math.Exp(c.Logprob)})
+					}
+				}
+				tr.Steps = append(tr.Steps, s)
+			}
+			return nil
+		}
 	}
+	out, err := seq.Generate(ctx, prompt, gen, yield)
+	st.flush()
+	if tr != nil {
+		tr.CloudCalls = res.CloudCalls
+	}
+	return out, err
 }
 
 func (r *Runner) cloudChat(o Options) ChatOptions {
@@ -370,9 +404,7 @@ func (r *Runner) local(ctx context.Context, res Result, system, user string, o O
 	if err != nil {
 		return res, err
 	}
-	st := newStreamer(o.OnToken)
-	out, err := seq.Generate(ctx, nil, llamacpp.GenerateOptions{Sample: o.Sample, MaxTokens: o.MaxTokens}, localYield(st))
-	st.flush()
+	out, err := r.generate(ctx, seq, nil, &res, o)
 	release(err == nil)
 	res.Text = strings.TrimSpace(out.Text)
 	res.Usage = llm.Usage{PromptTokens: len(prompt), CompletionTokens: len(out.Tokens), TotalTokens: len(prompt) + len(out.Tokens)}
@@ -441,9 +473,7 @@ func (r *Runner) sketch(ctx context.Context, res Result, task Task, public priva
 	if err := seq.Truncate(ctx, n); err != nil {
 		return res, err
 	}
-	st := newStreamer(o.OnToken)
-	out, err := seq.Generate(ctx, prompt[n:], llamacpp.GenerateOptions{Sample: o.Sample, MaxTokens: o.MaxTokens}, localYield(st))
-	st.flush()
+	out, err := r.generate(ctx, seq, prompt[n:], &res, o)
 	ok = err == nil
 	res.Text = strings.TrimSpace(out.Text)
 	res.Usage = llm.Usage{PromptTokens: len(prompt), CompletionTokens: len(out.Tokens), TotalTokens: len(prompt) + len(out.Tokens)}

@@ -417,6 +417,64 @@ func TestOnTokenStreamsResultText(t *testing.T) {
 	}
 }
 
+// TestTraceEveryStrategy runs every strategy with and without a trace:
+// the trace does not change the output (same seed, sampling at T = 0.8),
+// every strategy in which the local model writes has one whose tokens
+// make the text, and llm and llm-context have none.
+func TestTraceEveryStrategy(t *testing.T) {
+	recs := devRecords(t)
+	e := setup(t, "")
+	rec := recs[2]
+	r := &collab.Runner{SLM: collab.Engine(e.slm), Cloud: e.cloud, Guard: privacy.NewGuard(rec.Vault), Private: e.grant}
+	for _, st := range collab.Strategies {
+		t.Run(string(st), func(t *testing.T) {
+			o := collab.Options{Strategy: st, MaxTokens: 16, CloudMaxTokens: 8, Fusion: fusion.Max, Sample: sample.Params{Temperature: 0.8, Seed: 7}}
+			plain, err := r.Run(t.Context(), collab.TaskFromRecord(rec), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Trace = true
+			traced, err := r.Run(t.Context(), collab.TaskFromRecord(rec), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plain.Text != traced.Text {
+				t.Errorf("the trace changed the output: %q without, %q with", plain.Text, traced.Text)
+			}
+			tr := traced.Trace
+			if st == collab.LLM || st == collab.LLMContext {
+				if tr != nil {
+					t.Errorf("%s has a trace of %d steps; the cloud wrote the answer", st, len(tr.Steps))
+				}
+				return
+			}
+			if tr == nil {
+				t.Fatalf("no trace")
+			}
+			var b strings.Builder
+			for i, s := range tr.Steps {
+				b.WriteString(s.Text)
+				if s.Index != i || s.W < 0 || s.W > 1 {
+					t.Errorf("step %d: index %d, w %v", i, s.Index, s.W)
+				}
+				if len(s.SLM) == 0 {
+					t.Errorf("step %d: no local choices", i)
+				}
+				local := st == collab.SLM || st == collab.Sketch || st == collab.SketchFull
+				if local && (s.W != 1 || s.Consulted) {
+					t.Errorf("step %d: w %v consulted %v, want 1 false for %s", i, s.W, s.Consulted, st)
+				}
+			}
+			if got := strings.TrimSpace(b.String()); got != traced.Text {
+				t.Errorf("trace tokens make %q, the text is %q", got, traced.Text)
+			}
+			if tr.Strategy != string(st) || tr.Sketch != traced.Sketch || tr.CloudCalls != traced.CloudCalls {
+				t.Errorf("trace says strategy %q, sketch %q, %d calls; result %q, %q, %d", tr.Strategy, tr.Sketch, tr.CloudCalls, st, traced.Sketch, traced.CloudCalls)
+			}
+		})
+	}
+}
+
 // leakOracle finds a user's private text in a request by its own rule,
 // independent of the guard under test: a private entity (name, e-mail,
 // phone, identifier) as whole words, or any four consecutive words of a

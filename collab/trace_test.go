@@ -16,6 +16,7 @@ func sampleTrace() *Trace {
 			{Index: 0, Token: 5, Text: "Hello", W: 1, Consulted: false, SLM: []Choice{{Token: 5, Text: "Hello", Prob: 0.9}}},
 			{Index: 1, Token: 7, Text: " <b>world</b>", W: 0, Consulted: true, Cloud: []Choice{{Token: 7, Text: " <b>world</b>", Prob: 0.8}}},
 			{Index: 2, Token: 9, Text: "!", W: 0.5, Consulted: true, Guard: "stop-cloud: fact.shingle"},
+			{Index: 3, Token: 13, Text: "\n\n", W: 0.25, Consulted: true},
 		},
 	}
 }
@@ -42,10 +43,13 @@ func TestTraceHTML(t *testing.T) {
 	}
 	html := b.String()
 	for _, want := range []string{
-		weightColor(1), weightColor(0), weightColor(0.5), // the three tokens' colours
+		WeightColor(1), WeightColor(0), WeightColor(0.5), // the three tokens' colours
 		"&lt;b&gt;world&lt;/b&gt;", // token text escaped
 		"guard: stop-cloud: fact.shingle",
 		`class="t n"`, // the token where the cloud was not consulted
+		`data-w="0.2500"`, `data-w="1.0000"`,
+		"↵\n↵\n",              // line breaks shown
+		"w from 0.00 to 1.00", // the weights' span
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("heat map lacks %q", want)
@@ -53,6 +57,19 @@ func TestTraceHTML(t *testing.T) {
 	}
 	if strings.Contains(html, "<b>world") {
 		t.Errorf("token text not escaped")
+	}
+	// The embedded JSON is the trace.
+	_, js, ok := strings.Cut(html, `<script type="application/json" id="trace">`)
+	js, _, ok2 := strings.Cut(js, "</script>")
+	var back Trace
+	if !ok || !ok2 {
+		t.Fatalf("no embedded trace")
+	}
+	if err := json.Unmarshal([]byte(js), &back); err != nil {
+		t.Fatalf("embedded trace: %v", err)
+	}
+	if diff := cmp.Diff(sampleTrace(), &back); diff != "" {
+		t.Errorf("embedded trace (-want +got):\n%s", diff)
 	}
 }
 
@@ -68,8 +85,8 @@ func TestWeightColor(t *testing.T) {
 		{-1, "rgb(80,120,255)"},
 	}
 	for _, tt := range tests {
-		if got := weightColor(tt.w); got != tt.want {
-			t.Errorf("weightColor(%v) = %s, want %s", tt.w, got, tt.want)
+		if got := WeightColor(tt.w); got != tt.want {
+			t.Errorf("WeightColor(%v) = %s, want %s", tt.w, got, tt.want)
 		}
 	}
 }

@@ -12,9 +12,14 @@ import (
 	"github.com/cogenesis/cogenesis/internal/audit"
 )
 
-const auditUsage = `usage: cogen audit show [--bodies] FILE | verify FILE | repair FILE
+const auditUsage = `usage: cogen audit show [--bodies] FILE | seen FILE [--slm MODEL] [--user FILE] [--strategy S] [--json] | verify FILE | repair FILE
 
   show FILE     list the requests in the egress audit log FILE
+  seen FILE     what the cloud saw: per strategy, the exact texts the requests
+                carried (token-id prompts decoded with --slm) and the tokens
+                sent; with --user (or --dataset F --index N), each private item
+                of that user and whether a request carried it (exit status 1
+                when one did without the llm-context grant)
   verify FILE   check FILE's hash chain, and its end against FILE.head
                 (exit status 1 when the chain is broken, records are missing
                 from the end, or FILE.head is missing beside a non-empty log)
@@ -32,6 +37,8 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, auditUsage)
 		return nil
 	case "show", "verify", "repair":
+	case "seen":
+		return auditSeen(ctx, rest, stdout, stderr)
 	default:
 		return usagef(auditUsage, "unknown audit subcommand %q", sub)
 	}

@@ -24,7 +24,7 @@ func runBenchCollab(ctx context.Context, args []string, stdout, stderr io.Writer
 		llm       = fs.String("llm", "", "cloud model: local:PATH (served in-process with the latency)")
 		latencies = fs.String("latency", "50ms", "comma-separated cloud latencies to measure")
 		tokens    = fs.Int("tokens", 256, "tokens per run")
-		user      = fs.String("user", "examples/user.toml", "user file (private context of the local model)")
+		user      = fs.String("user", "", "user file (private context of the local model; default: a built-in fictional user)")
 		temp      = fs.Float64("temperature", 0, "sampling temperature (0: greedy)")
 		seed      = fs.Uint64("seed", 1, "sampling seed")
 		ef        engineFlags
@@ -46,9 +46,12 @@ func runBenchCollab(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		lats = append(lats, d)
 	}
-	v, err := privacy.LoadVault(*user)
-	if err != nil {
-		return err
+	v := benchUser()
+	if *user != "" {
+		var err error
+		if v, err = privacy.LoadVault(*user); err != nil {
+			return err
+		}
 	}
 	ef.ctxSize = max(ef.ctxSize, 8192)
 	ef.parallel = max(ef.parallel, 2) // speculative's local stand-in for the cloud
@@ -102,4 +105,24 @@ func runBenchCollab(ctx context.Context, args []string, stdout, stderr io.Writer
 		closeCloud()
 	}
 	return tw.Flush()
+}
+
+// benchUser is the fictional user bench collab runs with when no --user
+// is given, so that the command works outside the repository: the speed of
+// fusion depends on the context's length, not on who it describes.
+func benchUser() *privacy.Vault {
+	p := privacy.NewPrivate
+	v := &privacy.Vault{
+		ID: "bench", Name: p("Ingrid Halvorsen"), Age: p("44"), Occupation: p("Ferry engineer"), Location: p("Ålesund, Norway"),
+		PersonalTraits: []privacy.Private{p("Calm under pressure"), p("Keeps meticulous logs")},
+		WritingStyle:   []privacy.Private{p("Plain, exact sentences"), p("Dry humour")},
+		PrivateFacts:   []privacy.Private{p("Is studying for a master mariner certificate at night"), p("Has a standing appointment with a cardiologist every March")},
+		ActivityLog:    []privacy.Private{p("Smartwatch logs a swim in the harbour every Sunday at dawn")},
+		History: []privacy.HistoryItem{{
+			Title: p("Write a note to the crew after the winter season"),
+			Text:  p("Thank you all for a hard winter. We kept every crossing on time through two storms and one broken winch. Rest well; the spring timetable starts on the first."),
+		}},
+	}
+	v.Profile = v.ProfileText()
+	return v
 }

@@ -199,8 +199,10 @@ func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags
 	if res.Redactions > 0 {
 		fmt.Fprintf(stderr, "guard: %d private spans redacted from the public instruction\n", res.Redactions)
 	}
-	if c.trace != "" && res.Trace != nil {
-		if err := writeTrace(c.trace, res.Trace); err != nil {
+	if c.trace != "" {
+		if res.Trace == nil {
+			fmt.Fprintf(stderr, "trace: strategy %s has no per-token trace (the cloud writes the whole answer in one request); %s not written\n", st, c.trace)
+		} else if err := writeTrace(c.trace, res.Trace); err != nil {
 			return err
 		}
 	}
@@ -208,7 +210,9 @@ func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags
 }
 
 func writeTrace(path string, tr *collab.Trace) error {
-	f, err := os.Create(path)
+	// The trace holds the generated text, as private as the context it
+	// came from: owner-only, as the audit log and the vault.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("write trace: %w", err)
 	}

@@ -34,6 +34,8 @@ var examples = map[string]string{
 	"vault token": `  cogen vault token --vault vault.db --user alice`,
 	"audit show": `  cogen audit show cogen-audit.jsonl
   cogen audit show cogen-audit.jsonl --bodies`,
+	"audit seen": `  cogen audit seen demo-out/audit.jsonl --slm ../shared/models/aidreams260K.gguf --user examples/user.toml
+  cogen audit seen cogen-audit.jsonl --strategy speculative --slm MODEL --json`,
 	"audit verify": `  cogen audit verify cogen-audit.jsonl`,
 	"audit repair": `  cogen audit repair cogen-audit.jsonl`,
 	"data validate": `  cogen data validate ../shared/data/cogenesis/context_dev.json
@@ -46,7 +48,11 @@ var examples = map[string]string{
 	"fusion train":   `  cogen fusion train --train extract --dev extract-dev --out comb.safetensors`,
 	"fusion eval":    `  cogen fusion eval --data extract-dev --comb comb.safetensors --markdown`,
 	"eval": `  cogen eval --config examples/eval.toml
-  cogen eval --config examples/eval.toml --out eval-out`,
+  cogen eval --config examples/eval.toml --out eval-out
+  cogen eval score --predictions preds.txt --references refs.txt`,
+	"eval score": `  cogen eval score --predictions preds.txt --references refs.txt
+  cogen eval score --predictions preds.jsonl --references refs.jsonl --json
+  cogen eval score --predictions preds.txt --references refs-a.txt --references refs-b.txt`,
 	"synth": `  cogen synth --llm local:../shared/models/aidreams260K.gguf --out synth.json --portraits 1 --users-per-portrait 1 --tasks-per-user 2`,
 	"testmodel": `  cogen testmodel --arch qwen2 --shape tiny --type f32 --out tiny.gguf
   cogen testmodel --arch llama --shape 0.5b --type q8_0 --out small.gguf --tokenizer-from ../shared/models/ggml-vocab-llama-spm.gguf`,
@@ -84,7 +90,7 @@ func groupHelp(name string, w io.Writer) {
 func subcommands(group string) string {
 	return map[string]string{
 		"model": "info", "bench": "engine collab threads", "vault": "import list export token",
-		"audit": "show verify repair", "data": "validate stats lamp sft", "fusion": "extract train eval",
+		"audit": "show seen verify repair", "data": "validate stats lamp sft", "fusion": "extract train eval",
 		"guard": "check eval",
 	}[group]
 }
