@@ -119,3 +119,14 @@ func (m *Model) newGrammar(gbnf string) (constraint, error) { return nil, ErrEng
 
 // CheckGrammar returns ErrEngineUnavailable.
 func (m *Model) CheckGrammar(gbnf string) error { return ErrEngineUnavailable }
+
+// SaveState returns ErrEngineUnavailable.
+func (s *Sequence) SaveState() ([]byte, error) { return nil, ErrEngineUnavailable }
+
+// RestoreState returns ErrEngineUnavailable.
+func (s *Sequence) RestoreState(ctx context.Context, data []byte, tokens []int32) error {
+	return ErrEngineUnavailable
+}
+
+// StateSettings returns "".
+func (m *Model) StateSettings() string { return "" }
