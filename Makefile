@@ -30,7 +30,12 @@ OLLAMA_DIR = $(shell $(GO) mod download -json $(OLLAMA_MOD) | sed -n 's/^[[:spac
 export CGO_ENABLED := 1
 export CGO_CFLAGS := -O3 $(ARCH_FLAGS)
 export CGO_CXXFLAGS := -O3 $(ARCH_FLAGS)
-export CGO_CPPFLAGS = -I$(CURDIR)/build/include -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include -DGGML_USE_CPU_REPACK
+# The project's stand-in for miniaudio.h (build/include), copied by deps.sh
+# to a place outside the clone: the flags are part of the Go build cache's
+# key for the llama.cpp package, so a path inside the clone would make every
+# fresh clone at a new path compile llama.cpp again (about ten minutes).
+export STUB_INCLUDE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/cogenesis/include
+export CGO_CPPFLAGS = -I$(STUB_INCLUDE) -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include -DGGML_USE_CPU_REPACK
 
 .PHONY: all build demo test test-long newcomer vet deps env clean servers
 

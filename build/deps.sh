@@ -93,6 +93,12 @@ fi
 ln -sfn "$ollama/llama/llama.cpp/include" "$root/build/llama-include"
 ln -sfn "$ollama/ml/backend/ggml/ggml/include" "$root/build/ggml-include"
 stub="$root/build/include/miniaudio/miniaudio.h"
+# The copy "make env"'s CGO_CPPFLAGS names (STUB_INCLUDE, outside the
+# clone, so that every clone shares the Go build cache's llama.cpp).
+inc="${STUB_INCLUDE:-${XDG_CACHE_HOME:-$HOME/.cache}/cogenesis/include}"
+if ! cmp -s "$stub" "$inc/miniaudio/miniaudio.h"; then
+	mkdir -p "$inc/miniaudio" && cp "$stub" "$inc/miniaudio/miniaudio.h"
+fi
 dest=/usr/local/include/miniaudio/miniaudio.h
 if [ "$(id -u)" -eq 0 ] && { [ ! -e "$dest" ] || grep -q COGENESIS_MINIAUDIO_STUB_H "$dest"; }; then
 	mkdir -p "$(dirname "$dest")" && cp "$stub" "$dest"

@@ -584,7 +584,7 @@ func collect(v any, key string, out *[]string, detok func([]int32) string) {
 			collect(e, k, out, detok)
 		}
 	case []any:
-		if ids, ok := tokenIDs(x); ok && detok != nil && (key == "prompt" || key == "tokens" || key == "input_ids") {
+		if ids, ok := TokenIDs(x); ok && detok != nil && (key == "prompt" || key == "tokens" || key == "input_ids") {
 			*out = append(*out, detok(ids))
 			return
 		}
@@ -594,7 +594,9 @@ func collect(v any, key string, out *[]string, detok func([]int32) string) {
 	}
 }
 
-func tokenIDs(xs []any) ([]int32, bool) {
+// TokenIDs reads a decoded JSON array as token ids: false unless it is
+// non-empty and every element a number that is an int32.
+func TokenIDs(xs []any) ([]int32, bool) {
 	if len(xs) == 0 {
 		return nil, false
 	}

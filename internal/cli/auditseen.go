@@ -197,7 +197,7 @@ func requestParts(body []byte, tok seenTokenizer) []seenPart {
 				walk(x[k], k)
 			}
 		case []any:
-			if ids, ok := seenIDs(x); ok && promptKey(key) {
+			if ids, ok := privacy.TokenIDs(x); ok && promptKey(key) {
 				p := seenPart{Label: key + " (token ids)", Tokens: len(ids)}
 				if tok != nil {
 					p.Text = tok.Detokenize(ids)
@@ -236,21 +236,6 @@ func textPart(label, text string, tok seenTokenizer) seenPart {
 		}
 	}
 	return p
-}
-
-func seenIDs(xs []any) ([]int32, bool) {
-	if len(xs) == 0 {
-		return nil, false
-	}
-	ids := make([]int32, len(xs))
-	for i, x := range xs {
-		f, ok := x.(float64)
-		if !ok || f != float64(int32(f)) {
-			return nil, false
-		}
-		ids[i] = int32(f)
-	}
-	return ids, true
 }
 
 func partsTokens(parts []seenPart) int {

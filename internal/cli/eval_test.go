@@ -357,7 +357,7 @@ func checkEvalOutputs(t *testing.T, out, stdout string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spans := regexp.MustCompile(`<span class="t[^"]*" style="background:rgb\((\d+),(\d+),(\d+)\)"`).FindAllStringSubmatch(string(w), -1)
+	spans := regexp.MustCompile(`<span class="t[^"]*" data-w="[0-9.]+" style="background:rgb\((\d+),(\d+),(\d+)\)"`).FindAllStringSubmatch(string(w), -1)
 	tinted := 0
 	for _, s := range spans {
 		if s[1] != "255" || s[2] != "255" || s[3] != "255" {

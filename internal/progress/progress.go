@@ -131,21 +131,18 @@ func (b *Bar) Set(n int64) {
 }
 
 // Fail advances the bar by n units of work that failed.
-func (b *Bar) Fail(n int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.n += n
-	b.failed += n
-	b.update()
-}
+func (b *Bar) Fail(n int64) { b.advance(n, &b.failed) }
 
 // Skip advances the bar by n units of work that were not attempted, such
 // as those whose input failed.
-func (b *Bar) Skip(n int64) {
+func (b *Bar) Skip(n int64) { b.advance(n, &b.skipped) }
+
+// advance advances the bar by n units and adds them to count.
+func (b *Bar) advance(n int64, count *int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.n += n
-	b.skipped += n
+	*count += n
 	b.update()
 }
 

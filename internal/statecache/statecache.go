@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/cogenesis/cogenesis/internal/atomicfile"
+	"github.com/cogenesis/cogenesis/internal/regfile"
 )
 
 // ErrTooLarge is returned by [Cache.Put] for a state that alone exceeds
@@ -221,12 +222,12 @@ func (c *Cache) Get(k Key) ([]byte, Outcome) {
 		return nil, Absent
 	}
 	path, name := c.entryPath(k)
-	file, err := c.read(path)
+	file, err := regfile.ReadFile(path, c.maxBytes)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		c.misses.Add(1)
 		return nil, Absent
-	case errors.Is(err, errTooBig):
+	case errors.Is(err, regfile.ErrTooLarge):
 		// Larger than the bound (lowered since it was written): it could
 		// not stay anyway.
 		c.misses.Add(1)
@@ -247,29 +248,6 @@ func (c *Cache) Get(k Key) ([]byte, Outcome) {
 	_ = os.Chtimes(path, now, now) // a failure only makes the entry look older
 	c.hits.Add(1)
 	return state, Hit
-}
-
-var errTooBig = errors.New("file larger than the cache")
-
-// read reads a file no larger than the cache's bound.
-func (c *Cache) read(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.Size() > c.maxBytes {
-		return nil, errTooBig
-	}
-	b := make([]byte, fi.Size())
-	if _, err := io.ReadFull(f, b); err != nil {
-		return nil, err
-	}
-	return b, nil
 }
 
 func (c *Cache) reject(path string, name keyHash, o Outcome, size int) Outcome {
