@@ -122,11 +122,35 @@ func (r *Runner) publicInstruction(ctx context.Context, task Task) (privacy.Publ
 	return p, len(findings), nil
 }
 
+// userLoader is a LocalModel that keeps users' evaluated context
+// prefixes (see [EngineWithStates]).
+type userLoader interface {
+	LoadUser(ctx context.Context, prompt []int32, user string, prefix int, wait bool) (LocalSequence, func(ok bool), int, bool, error)
+}
+
+type userKey struct{}
+
+// withUser notes the run's user (a vault id) for loaded.
+func withUser(ctx context.Context, user string) context.Context {
+	if user == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, userKey{}, user)
+}
+
 // loaded returns a local sequence holding prompt, reusing an earlier
 // sequence's shared prefix (runs of one task with several strategies
-// evaluate the private prompt once). Call release with whether the
-// sequence is in a known state.
-func (r *Runner) loaded(ctx context.Context, prompt []int32) (LocalSequence, func(ok bool), error) {
+// evaluate the private prompt once); the first prefix tokens are the
+// run's user's context, which a model with saved states restores instead
+// of evaluating. Call release with whether the sequence is in a known
+// state.
+func (r *Runner) loaded(ctx context.Context, prompt []int32, prefix int) (LocalSequence, func(ok bool), error) {
+	if ul, ok := r.SLM.(userLoader); ok {
+		if user, _ := ctx.Value(userKey{}).(string); user != "" {
+			seq, release, _, _, err := ul.LoadUser(ctx, prompt, user, prefix, true)
+			return seq, release, err
+		}
+	}
 	seq, release, _, _, err := r.SLM.Load(ctx, prompt, true)
 	return seq, release, err
 }
@@ -239,7 +263,7 @@ func (o Options) withDefaults() Options {
 // Run runs one task with one strategy.
 func (r *Runner) Run(ctx context.Context, task Task, o Options) (Result, error) {
 	o = o.withDefaults()
-	ctx = egress.WithGuard(audit.WithStrategy(ctx, string(o.Strategy)), r.Guard)
+	ctx = withUser(egress.WithGuard(audit.WithStrategy(ctx, string(o.Strategy)), r.Guard), task.User)
 	res := Result{Strategy: o.Strategy}
 	needsCloud := o.Strategy != SLM
 	needsSLM := o.Strategy != LLM && o.Strategy != LLMContext
@@ -396,11 +420,11 @@ func (r *Runner) cloudChat(o Options) ChatOptions {
 // local generates with the local model from a system and a private user
 // message.
 func (r *Runner) local(ctx context.Context, res Result, system, user string, o Options) (Result, error) {
-	prompt, err := r.chatTokens(system, user)
+	prompt, prefix, err := r.privateTokens(system, user)
 	if err != nil {
 		return res, err
 	}
-	seq, release, err := r.loaded(ctx, prompt)
+	seq, release, err := r.loaded(ctx, prompt, prefix)
 	if err != nil {
 		return res, err
 	}
@@ -409,6 +433,36 @@ func (r *Runner) local(ctx context.Context, res Result, system, user string, o O
 	res.Text = strings.TrimSpace(out.Text)
 	res.Usage = llm.Usage{PromptTokens: len(prompt), CompletionTokens: len(out.Tokens), TotalTokens: len(prompt) + len(out.Tokens)}
 	return res, err
+}
+
+// taskMarker opens the task in a with-context user turn
+// ([Task.privateInstruction]); everything before it (system prompt,
+// profile, history) is the user's context, the same for all their tasks.
+const taskMarker = "\n\n## Task\n"
+
+// privateTokens is chatTokens for a with-context turn, and the length of
+// its context prefix: the tokens up to the task, as the whole prompt
+// tokenizes them (0 when the turn has no task marker).
+func (r *Runner) privateTokens(system, user string) ([]int32, int, error) {
+	text, err := r.SLM.RenderChat([]llm.Message{{Role: llm.RoleSystem, Content: system}, {Role: llm.RoleUser, Content: user}}, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	toks, err := r.SLM.Tokenize(text, false, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	i := strings.LastIndex(text, taskMarker)
+	if i < 0 {
+		return toks, 0, nil
+	}
+	head, err := r.SLM.Tokenize(text[:i+len(taskMarker)], false, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	// A token may span the cut; the prefix is what both tokenizations
+	// share.
+	return toks, commonPrefix(head, toks), nil
 }
 
 // chatTokens renders a system and user turn with the local model's chat
@@ -444,13 +498,13 @@ func (r *Runner) sketch(ctx context.Context, res Result, task Task, public priva
 	// Meanwhile: evaluate the private prompt up to where the outline goes.
 	// The rendered prompt with an empty outline shares its prefix with the
 	// final one.
-	head, err := r.chatTokens(system, private)
+	head, prefix, err := r.privateTokens(system, private)
 	if err != nil {
 		<-cloud
 		return res, err
 	}
 	pre := head[:max(1, len(head)-8)] // the tail (turn end, assistant header) comes after the outline
-	seq, release, prefillErr := r.loaded(ctx, pre)
+	seq, release, prefillErr := r.loaded(ctx, pre, min(prefix, len(pre)))
 	a := <-cloud
 	res.CloudCalls = 1
 	if prefillErr != nil {

@@ -5,3 +5,9 @@ package collab
 func LocalPromptTokens(r *Runner, task Task) ([]int32, error) {
 	return r.chatTokens(systemFor(task.Kind), task.privateInstruction())
 }
+
+// ContextPrompt is LocalPromptTokens and the length of its context prefix
+// (what saved states keep).
+func ContextPrompt(r *Runner, task Task) ([]int32, int, error) {
+	return r.privateTokens(systemFor(task.Kind), task.privateInstruction())
+}

@@ -3,8 +3,11 @@ package collab
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"sync"
 
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
+	"github.com/cogenesis/cogenesis/internal/statecache"
 	"github.com/cogenesis/cogenesis/llm"
 )
 
@@ -43,12 +46,69 @@ func Engine(m *llamacpp.Model) LocalModel {
 	if m == nil {
 		return nil
 	}
-	return engineModel{m}
+	return engineModel{Model: m}
 }
 
-type engineModel struct{ *llamacpp.Model }
+// StateStore keeps saved engine states of users' context prefixes;
+// *statecache.Cache is one. Get reports a miss for anything it cannot
+// vouch for, never an error.
+type StateStore interface {
+	Get(k statecache.Key) ([]byte, statecache.Outcome)
+	Put(k statecache.Key, state []byte) error
+	Remove(k statecache.Key) error
+}
+
+// EngineWithStates is [Engine] whose runs evaluate a user's context
+// prefix once: the first run saves the state of the prompt up to the task
+// (system, profile, history) in states, and later runs with the same
+// prefix, model, adapter, chat template and engine settings restore it
+// and evaluate only the task. With a nil states it is Engine.
+func EngineWithStates(m *llamacpp.Model, states StateStore) LocalModel {
+	if m == nil {
+		return nil
+	}
+	if states == nil {
+		return engineModel{Model: m}
+	}
+	return engineModel{Model: m, states: &userStates{store: states}}
+}
+
+type engineModel struct {
+	*llamacpp.Model
+	states *userStates
+}
+
+// userStates is an engine model's state store and the identity of its
+// files, hashed once on first use.
+type userStates struct {
+	store          StateStore
+	once           sync.Once
+	model, adapter string
+	err            error
+}
+
+func (u *userStates) ids(ctx context.Context, m *llamacpp.Model) (model, adapter string, err error) {
+	u.once.Do(func() {
+		if u.model, u.err = statecache.FileID(ctx, m.Path()); u.err != nil {
+			return
+		}
+		if m.LoRA() != "" {
+			u.adapter, u.err = statecache.FileID(ctx, m.LoRA())
+		}
+	})
+	return u.model, u.adapter, u.err
+}
 
 func (m engineModel) Load(ctx context.Context, prompt []int32, wait bool) (LocalSequence, func(ok bool), int, bool, error) {
+	return m.LoadUser(ctx, prompt, "", 0, wait)
+}
+
+// LoadUser is Load for a prompt whose first prefix tokens are user's
+// context: with a state store, they are restored from a saved state when
+// the sequence does not hold them already, or evaluated in a call of
+// their own and saved. Either way the prefix is its own decode call, so a
+// run gives the same logits whether the state was restored or not.
+func (m engineModel) LoadUser(ctx context.Context, prompt []int32, user string, prefix int, wait bool) (LocalSequence, func(ok bool), int, bool, error) {
 	pool := m.Pool()
 	var ps *llamacpp.Pooled
 	if wait {
@@ -62,11 +122,49 @@ func (m engineModel) Load(ctx context.Context, prompt []int32, wait bool) (Local
 			return nil, nil, 0, false, nil
 		}
 	}
-	evaluated := len(prompt) - commonPrefix(ps.Seq.Tokens(), prompt)
 	release := func(ok bool) { pool.Release(ps, ok) }
+	held := commonPrefix(ps.Seq.Tokens(), prompt)
+	evaluated := len(prompt) - held
+	if m.states != nil && user != "" && prefix > 0 && prefix <= len(prompt) && held < prefix {
+		n, err := m.loadPrefix(ctx, ps, user, prompt[:prefix])
+		if err != nil {
+			release(false)
+			return nil, nil, 0, true, fmt.Errorf("evaluate private prompt: %w", err)
+		}
+		evaluated = n + len(prompt) - prefix
+	}
 	if _, err := ps.Load(ctx, prompt, false, 0); err != nil {
 		release(false)
 		return nil, nil, 0, true, fmt.Errorf("evaluate private prompt: %w", err)
 	}
 	return ps.Seq, release, evaluated, true, nil
+}
+
+// loadPrefix puts prefix into ps: restored from the store, or evaluated
+// and saved there. It returns how many tokens it evaluated. A state the
+// engine refuses is removed and rebuilt; a store that cannot save is
+// logged and the run goes on.
+func (m engineModel) loadPrefix(ctx context.Context, ps *llamacpp.Pooled, user string, prefix []int32) (int, error) {
+	model, adapter, err := m.states.ids(ctx, m.Model)
+	if err != nil {
+		return 0, err
+	}
+	k := statecache.Key{User: user, Model: model, LoRA: adapter, Template: m.Info().ChatTemplate, Settings: m.StateSettings(), Tokens: prefix}
+	if data, out := m.states.store.Get(k); out == statecache.Hit {
+		if err := ps.RestoreState(ctx, data, prefix); err == nil {
+			return 0, nil
+		}
+		m.states.store.Remove(k)
+	}
+	if _, err := ps.Load(ctx, prefix, false, 0); err != nil {
+		return 0, err
+	}
+	state, err := ps.Seq.SaveState()
+	if err == nil {
+		err = m.states.store.Put(k, state)
+	}
+	if err != nil {
+		slog.Warn("context cache: state not saved", "err", err)
+	}
+	return len(prefix), nil
 }

@@ -29,7 +29,7 @@ func (r *Runner) fuse(ctx context.Context, res Result, public privacy.Public, sy
 	if err := r.sameTokenizer(ctx); err != nil {
 		return res, err
 	}
-	slmPrompt, err := r.chatTokens(system, private)
+	slmPrompt, prefix, err := r.privateTokens(system, private)
 	if err != nil {
 		return res, err
 	}
@@ -37,7 +37,7 @@ func (r *Runner) fuse(ctx context.Context, res Result, public privacy.Public, sy
 	if err != nil {
 		return res, err
 	}
-	seq, release, err := r.loaded(ctx, slmPrompt)
+	seq, release, err := r.loaded(ctx, slmPrompt, prefix)
 	if err != nil {
 		return res, err
 	}

@@ -73,6 +73,10 @@ Now, please provide the skeleton for the following question. `
 // that must pass the guard before it leaves the device.
 type Task struct {
 	Kind TaskKind
+	// User is the user's vault id; a local model with saved states
+	// ([EngineWithStates]) keeps the user's evaluated context under it.
+	// Empty: none kept.
+	User string
 	// Instruction is the task as written: for context-aware tasks the
 	// whole "General part: personal part." text; for emails the subject;
 	// for papers the title. (Kept private: it can name private facts.)
@@ -169,6 +173,7 @@ func TaskFromRecord(r privacy.Record) Task {
 func TaskFromVault(v *privacy.Vault, t privacy.Task) Task {
 	return Task{
 		Kind:        KindContext,
+		User:        v.ID,
 		Instruction: t.Full,
 		General:     t.General,
 		Profile:     v.Profile,

@@ -41,6 +41,7 @@ type collabFlags struct {
 	perToken  bool
 	skipBad   bool
 	guardMod  string
+	states    statesFlag
 }
 
 func (c *collabFlags) register(fs *flag.FlagSet) {
@@ -63,6 +64,7 @@ func (c *collabFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.perToken, "per-token-fallback", false, perTokenFallbackHelp)
 	fs.StringVar(&c.guardMod, "guard-model", "off", guardModelHelp)
 	fs.BoolVar(&c.skipBad, "skip-bad", false, skipBadHelp)
+	c.states.register(fs)
 }
 
 // guardModelHelp is the help text of every --guard-model flag.
@@ -157,7 +159,16 @@ func runCollab(ctx context.Context, c collabFlags, slmRef string, ef engineFlags
 			return err
 		}
 		defer m.Close()
+		// The user's evaluated context is kept beside the default vault,
+		// in the per-user data directory.
+		states, err := c.states.open("")
+		if err != nil {
+			return err
+		}
 		r.SLM = collab.Engine(m)
+		if states != nil {
+			r.SLM = collab.EngineWithStates(m, states)
+		}
 		detok = m.Detokenize
 		if c.guardMod == "local" {
 			if r.GuardModel, err = guardmodel.New(m, vault, guardmodel.Options{}); err != nil {

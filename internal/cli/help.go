@@ -32,6 +32,8 @@ var examples = map[string]string{
 	"vault export": `  cogen vault export --vault vault.db --out users.json
   cogen vault export --vault vault.db --user alice --format user --out alice.json`,
 	"vault token": `  cogen vault token --vault vault.db --user alice`,
+	"vault cache": `  cogen vault cache stats --vault vault.db
+  cogen vault cache clear`,
 	"audit show": `  cogen audit show cogen-audit.jsonl
   cogen audit show cogen-audit.jsonl --bodies`,
 	"audit seen": `  cogen audit seen demo-out/audit.jsonl --slm ../shared/models/aidreams260K.gguf --user examples/user.toml
@@ -89,7 +91,7 @@ func groupHelp(name string, w io.Writer) {
 // subcommands lists a group's subcommands, in the order of its usage.
 func subcommands(group string) string {
 	return map[string]string{
-		"model": "info", "bench": "engine collab threads", "vault": "import list export token",
+		"model": "info", "bench": "engine collab threads", "vault": "import list export token cache",
 		"audit": "show seen verify repair", "data": "validate stats lamp sft", "fusion": "extract train eval",
 		"guard": "check eval",
 	}[group]

@@ -14,7 +14,7 @@ import (
 // commands are every command and subcommand of cogen.
 var commands = []string{
 	"generate", "model info", "bench engine", "bench collab", "bench threads", "cloud", "cloud check", "serve",
-	"vault import", "vault list", "vault export", "vault token", "audit show", "audit seen", "audit verify", "audit repair",
+	"vault import", "vault list", "vault export", "vault token", "vault cache", "audit show", "audit seen", "audit verify", "audit repair",
 	"data validate", "data stats", "data lamp", "data sft", "fusion extract", "fusion train", "fusion eval",
 	"eval", "eval score", "synth", "testmodel", "guard check", "guard eval",
 	// The groups.

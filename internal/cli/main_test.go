@@ -35,7 +35,18 @@ func TestMain(m *testing.M) {
 	case os.Getenv(evalHelperEnv) == "1":
 		os.Exit(evalChild())
 	}
-	os.Exit(m.Run())
+	// Nothing a test runs writes to the real per-user data directory
+	// (the vault, the saved context states): each package run gets its
+	// own, which child processes inherit.
+	dir, err := os.MkdirTemp("", "cogen-cli-data-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("XDG_DATA_HOME", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // synthChild is the child of TestSynthResumeAfterSIGKILL: one cli.Run.

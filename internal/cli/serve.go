@@ -92,6 +92,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	})
 	ef.register(fs)
 	fs.IntVar(&ef.parallel, "parallel", 4, "local sequences generating at once (batched together)")
+	var sf statesFlag
+	sf.register(fs)
 	setUsage(fs, "Usage: cogen serve --slm PATH [--llm URL|local:PATH] [--addr 127.0.0.1:8080] [--vault PATH] [--token TOKEN] [--allow-origin ORIGIN]")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -130,8 +132,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer m.Close()
+	states, err := sf.open(vp)
+	if err != nil {
+		return err
+	}
 	grant := privateGrant(*allowPriv)
 	s := &serve.Server{
+		States: states,
 		Store: store, SLM: m, AuditPath: ap, Token: *token, AllowOrigins: origins, Private: grant,
 		MaxTokens: *maxTokens, CloudMaxTokens: *cloudMax, MaxQueue: *queue, PerTokenFallback: *perToken, GuardModel: *guardMod == "local",
 		Logger: slog.Default().With("component", "serve"), Created: time.Now(),

@@ -25,6 +25,7 @@ const vaultUsage = `usage: cogen vault import --vault PATH --dataset FILE [--ind
        cogen vault list --vault PATH
        cogen vault export --vault PATH [--user ID] [--format dataset|user] [--out FILE]
        cogen vault token --vault PATH --user ID   (a bearer token for cogen serve confined to that user)
+       cogen vault cache stats|clear [--vault PATH]   (the users' saved context states beside the vault)
 
 import reads a dataset in the paper's format or a user file (.toml, or
 JSON holding one object: the --user file of cogen generate), stored under
@@ -50,6 +51,8 @@ func runVault(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		user = fs.String("user", "", "store the record's user under this id (with --index)")
 		skipBad = fs.Bool("skip-bad", false, skipBadHelp)
 	case "list":
+	case "cache":
+		// cache stats|clear: the subcommand is the first argument.
 	case "token":
 		user = fs.String("user", "", "the user the token is bound to")
 	case "export":
@@ -62,6 +65,12 @@ func runVault(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	setUsage(fs, vaultUsage)
 	if err := parse(fs, rest, stderr); err != nil {
 		return err
+	}
+	if sub == "cache" {
+		if fs.NArg() != 1 || fs.Arg(0) != "stats" && fs.Arg(0) != "clear" {
+			return usagef(vaultUsage, "vault cache needs stats or clear")
+		}
+		return vaultCache(*path, fs.Arg(0), stdout)
 	}
 	if fs.NArg() != 0 {
 		return usagef(vaultUsage, "unexpected argument %q", fs.Arg(0))

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -20,11 +21,13 @@ import (
 	"time"
 
 	"github.com/cogenesis/cogenesis/internal/deptest"
+	"github.com/cogenesis/cogenesis/internal/statecache"
 )
 
 var (
 	loadFor     = flag.Duration("load", 5*time.Second, "how long TestLoadConcurrentStreams runs its 16 streaming clients (the acceptance run: -load=60s)")
 	loadStrats  = flag.String("load-strategies", "slm,sketch,logits,speculative", "strategies TestLoadConcurrentStreams cycles through")
+	loadCompare = flag.Bool("load-compare", false, "TestLoadConcurrentStreams: run without saved context states first, and log the ratio of the p50 latencies")
 	loadContext = flag.String("load-context", "small", "vaults of TestLoadConcurrentStreams: small (two hand-written users, a few hundred prompt tokens) or dev (two dev-data users, about 6,000 prompt tokens each)")
 )
 
@@ -46,18 +49,17 @@ func procStatus(t *testing.T, field string) int64 {
 
 // TestLoadConcurrentStreams runs 16 streaming clients against the gateway
 // for -load (default 5s), over the strategies slm, sketch, logits and
-// speculative and two users, and checks that no request fails and that
+// speculative and two users, with the users' saved context states
+// (serve.Server.States), and checks that no request fails and that
 // memory stays bounded. It logs requests, p50/p95 latency and peak RSS.
+// With -load-compare it first runs as long without saved states, and
+// logs the ratio of the two p50 latencies.
 func TestLoadConcurrentStreams(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test")
 	}
-	// With dev-data vaults every request whose local sequence last held
-	// the other user's prompt evaluates about 6,000 prompt tokens again
-	// (seconds on two cores): that measures the engine's prompt speed more
-	// than the gateway, so the default vaults are small.
-	f := start(t, options{})
 	var users []string
+	f := start(t, options{})
 	switch *loadContext {
 	case "dev":
 		users = []string{f.dev[0].ID, f.dev[1].ID}
@@ -66,6 +68,31 @@ func TestLoadConcurrentStreams(t *testing.T) {
 	default:
 		t.Fatalf("-load-context %q: want small or dev", *loadContext)
 	}
+	var before time.Duration
+	if *loadCompare {
+		before = loadRun(t, f, users, "without saved states")
+	}
+	states, err := statecache.Open(filepath.Join(t.TempDir(), "states"), statecache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.s.States = states
+	after := loadRun(t, f, users, "with saved states")
+	if st, err := states.Stats(); err == nil {
+		t.Logf("saved states: %d files of %d users, %d hits, %d misses", st.Files, st.Users, st.Hits, st.Misses)
+	}
+	if *loadCompare && before > 0 {
+		t.Logf("p50 with saved states / without: %v / %v = %.3f", after.Round(time.Millisecond), before.Round(time.Millisecond), after.Seconds()/before.Seconds())
+	}
+}
+
+// loadRun runs the load and returns the p50 latency.
+func loadRun(t *testing.T, f *fixture, users []string, what string) time.Duration {
+	// With dev-data vaults and no saved states, every request whose local
+	// sequence last held the other user's prompt evaluates about 6,000
+	// prompt tokens again (seconds on two cores): that measures the
+	// engine's prompt speed more than the gateway, so the default vaults
+	// are small.
 	const clients = 16
 	strategies := strings.Split(*loadStrats, ",")
 	rss0 := procStatus(t, "VmRSS")
@@ -136,7 +163,7 @@ func TestLoadConcurrentStreams(t *testing.T) {
 		}
 		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 	}
-	t.Logf("%s vaults, strategies %s, %d clients for %v: %d requests (%.1f/s), %d chunks, %d failures", *loadContext, *loadStrats, clients, *loadFor, requests.Load(), float64(requests.Load())/loadFor.Seconds(), pieces.Load(), failures.Load())
+	t.Logf("%s: %s vaults, strategies %s, %d clients for %v: %d requests (%.1f/s), %d chunks, %d failures", what, *loadContext, *loadStrats, clients, *loadFor, requests.Load(), float64(requests.Load())/loadFor.Seconds(), pieces.Load(), failures.Load())
 	t.Logf("latency p50 %v, p95 %v, max %v", pct(0.50).Round(time.Millisecond), pct(0.95).Round(time.Millisecond), pct(1).Round(time.Millisecond))
 	t.Logf("RSS start %d MiB, half %d MiB, end %d MiB, peak %d MiB", rss0/1024, rssHalf/1024, rssEnd/1024, peak/1024)
 	if requests.Load() == 0 {
@@ -148,4 +175,5 @@ func TestLoadConcurrentStreams(t *testing.T) {
 	if *loadFor >= 30*time.Second && rssHalf > 0 && float64(rssEnd) > 1.15*float64(rssHalf) {
 		t.Errorf("memory grew from %d MiB at half time to %d MiB at the end", rssHalf/1024, rssEnd/1024)
 	}
+	return pct(0.50)
 }

@@ -65,6 +65,7 @@ import (
 	"github.com/cogenesis/cogenesis/internal/egress"
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
 	"github.com/cogenesis/cogenesis/internal/httpapi"
+	"github.com/cogenesis/cogenesis/internal/statecache"
 	"github.com/cogenesis/cogenesis/internal/vault"
 	"github.com/cogenesis/cogenesis/openaiapi"
 	"github.com/cogenesis/cogenesis/privacy"
@@ -137,8 +138,13 @@ type Server struct {
 	// that cannot score a sequence in one request; without it such a
 	// request is refused (collab.Options.PerTokenFallback).
 	PerTokenFallback bool
-	Logger           *slog.Logger
-	Created          time.Time
+	// States, when set, keeps each user's evaluated context on the device
+	// (encrypted; collab.EngineWithStates): a user's requests after the
+	// first evaluate only their task. Updating or deleting a user deletes
+	// their states.
+	States  *statecache.Cache
+	Logger  *slog.Logger
+	Created time.Time
 
 	queue chan struct{}
 
@@ -169,7 +175,7 @@ func (s *Server) runner(u *vault.User) (*collab.Runner, error) {
 		s.runners = map[string]cachedRunner{}
 	}
 	r := &collab.Runner{
-		SLM: collab.Engine(s.SLM), Guard: privacy.NewGuard(u.Vault()), Private: s.Private,
+		SLM: s.localModel(), Guard: privacy.NewGuard(u.Vault()), Private: s.Private,
 		Logger: s.logger().With(keyUser, u.ID),
 	}
 	if s.Cloud != nil { // a nil *Cloud in the interface would not read as none
@@ -184,6 +190,26 @@ func (s *Server) runner(u *vault.User) (*collab.Runner, error) {
 	}
 	s.runners[u.ID] = cachedRunner{updated: u.Updated, runner: r}
 	return r, nil
+}
+
+// localModel is the local model as the strategies use it, with the
+// users' saved states when there are any.
+func (s *Server) localModel() collab.LocalModel {
+	if s.States == nil {
+		return collab.Engine(s.SLM)
+	}
+	return collab.EngineWithStates(s.SLM, s.States)
+}
+
+// forgetStates deletes a user's saved states (after an update or a
+// delete); a failure is logged, never the request's.
+func (s *Server) forgetStates(id string) {
+	if s.States == nil {
+		return
+	}
+	if err := s.States.Delete(id); err != nil {
+		s.logger().Warn("context cache: states not deleted", keyUser, id, "err", err)
+	}
 }
 
 func (s *Server) logger() *slog.Logger {

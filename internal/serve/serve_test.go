@@ -27,6 +27,7 @@ import (
 	"github.com/cogenesis/cogenesis/internal/engine/llamacpp"
 	"github.com/cogenesis/cogenesis/internal/localcloud"
 	"github.com/cogenesis/cogenesis/internal/serve"
+	"github.com/cogenesis/cogenesis/internal/statecache"
 	"github.com/cogenesis/cogenesis/internal/vault"
 	"github.com/cogenesis/cogenesis/openaiapi"
 
@@ -627,5 +628,61 @@ func TestGuardFollowsVaultUpdates(t *testing.T) {
 	}
 	if n := redactions(); n == 0 {
 		t.Errorf("the new private fact was not redacted: the request used a stale guard")
+	}
+}
+
+// TestStatesForgottenWithTheUser chats as a user with saved context
+// states, then updates and deletes the user: each deletes the user's
+// states, and the other user's stay.
+func TestStatesForgottenWithTheUser(t *testing.T) {
+	f := start(t, options{})
+	states, err := statecache.Open(filepath.Join(t.TempDir(), "states"), statecache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.s.States = states
+	// Two users of their own, so that other tests' users stay, with
+	// contexts no sequence of another test holds.
+	u, v := f.small[0], f.small[1]
+	u.ID, u.Occupation = "states-u", "Lighthouse keeper"
+	v.ID, v.Occupation = "states-v", "Glassblower"
+	for _, x := range []vault.User{u, v} {
+		if code, body := f.do(t, "POST", "/v1/vault/users", x); code != http.StatusCreated {
+			t.Fatalf("create: %d %s", code, body)
+		}
+	}
+	files := func() int {
+		t.Helper()
+		st, err := states.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Files
+	}
+	chat := func(user string) {
+		t.Helper()
+		if code, body := f.do(t, "POST", "/v1/chat/completions", chatReq("slm", user, "Write a short note.", false)); code != http.StatusOK {
+			t.Fatalf("chat as %s: %d %s", user, code, body)
+		}
+	}
+	chat(u.ID)
+	chat(v.ID)
+	if n := files(); n != 2 {
+		st, _ := states.Stats()
+		t.Fatalf("%d saved states after two users' chats, want 2: %+v", n, st)
+	}
+	u.Occupation = "Retired"
+	if code, body := f.do(t, "PUT", "/v1/vault/users/"+u.ID, u); code != http.StatusOK {
+		t.Fatalf("update: %d %s", code, body)
+	}
+	if n := files(); n != 1 {
+		t.Errorf("%d saved states after the update, want 1 (the other user's)", n)
+	}
+	chat(u.ID)
+	if code, body := f.do(t, "DELETE", "/v1/vault/users/"+u.ID, nil); code != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	if n := files(); n != 1 {
+		t.Errorf("%d saved states after the delete, want 1 (the other user's)", n)
 	}
 }

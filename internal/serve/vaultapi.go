@@ -92,6 +92,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	s.forgetStates(out.ID)
 	s.logger().Info("vault user updated", keyUser, out.ID)
 	httpapi.WriteJSON(w, http.StatusOK, out)
 }
@@ -105,6 +106,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	s.forgetStates(id)
 	s.logger().Info("vault user deleted", keyUser, id)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -366,6 +366,9 @@ func (m *Model) Close() error {
 // Path returns the file the model was loaded from.
 func (m *Model) Path() string { return m.path }
 
+// LoRA returns the LoRA adapter file applied to the model ("" for none).
+func (m *Model) LoRA() string { return m.opts.LoRA }
+
 // VocabSize returns the number of tokens in the vocabulary, which is the
 // length of every logits slice.
 func (m *Model) VocabSize() int { return m.nVoc }

@@ -21,6 +21,9 @@ func (m *Model) Close() error { return nil }
 // Path returns "".
 func (m *Model) Path() string { return "" }
 
+// LoRA returns "".
+func (m *Model) LoRA() string { return "" }
+
 // VocabSize returns 0.
 func (m *Model) VocabSize() int { return 0 }
 
