@@ -487,9 +487,14 @@ strategy = "sketch"
 	if err := os.WriteFile(path, cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, err := run(t, "eval", "--config", path)
+	// The tiny model is F32: its logits change in a batch, so with
+	// --concurrency its outputs still run one at a time, and say so.
+	stdout, stderr, err := run(t, "eval", "--config", path, "--concurrency", "2")
 	if err != nil {
 		t.Fatalf("eval: %v\n%s\n%s", err, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "its outputs run one at a time, so that they equal those of concurrency 1") {
+		t.Errorf("--concurrency 2 on the F32 tiny model: no one-at-a-time note\n%s", stderr)
 	}
 	// 2 generations with one cloud call each, 2 x 2 judge requests.
 	if n := callsLine(t, stderr); n == "0" || !strings.Contains(stderr, "(2 generations, ") || !strings.Contains(stderr, ", 4 judge requests)") {
@@ -529,6 +534,8 @@ func TestEvalUsageErrors(t *testing.T) {
 		{"eval", "--config", filepath.Join(dir, "missing.toml")},
 		{"eval", "--config", bad},
 		{"eval", "--config", bad, "extra"},
+		{"eval", "--config", bad, "--concurrency", "0"},
+		{"eval", "--config", bad, "--concurrency", "17"},
 	} {
 		_, _, err := run(t, args...)
 		if !errors.As(err, new(*cli.UsageError)) {
@@ -538,6 +545,9 @@ func TestEvalUsageErrors(t *testing.T) {
 	_, _, err := run(t, "eval", "--config", bad)
 	if err == nil || !strings.Contains(err.Error(), "bad.toml:2: seedz: unknown key") {
 		t.Errorf("error %v: want file, line and key", err)
+	}
+	if _, _, err := run(t, "eval", "--config", bad, "--concurrency", "17"); err == nil || !strings.Contains(err.Error(), "--concurrency 17: must be in [1, 16]") {
+		t.Errorf("--concurrency 17: err = %v, want the range", err)
 	}
 }
 

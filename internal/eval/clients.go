@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/cogenesis/cogenesis/collab"
@@ -58,57 +59,79 @@ func (r *runner) endpoint(ctx context.Context, target, kind, model string, api o
 	return api, nil
 }
 
-// cloudPool dials the generation cloud once per strategy entry, each
-// behind its own audit log (OUT/audit/NAME.jsonl). It is not safe for
-// concurrent use; close closes the audit logs.
+// cloudPool dials the generation cloud for each strategy entry behind
+// the entry's own audit log (OUT/audit/NAME.jsonl): once per generation
+// worker, so that the client's usage counts are one worker's, and thus
+// one job's at a time. It is safe for concurrent use; close closes the
+// audit logs.
 type cloudPool struct {
-	r       *runner
-	detok   func(ids []int32) string
-	clouds  map[int]*collab.Cloud // by strategy
+	r     *runner
+	detok func(ids []int32) string
+
+	mu      sync.Mutex
+	entries map[int]*cloudEntry      // by strategy
+	clouds  map[[2]int]*collab.Cloud // by worker and strategy
 	closers []func()
+}
+
+// cloudEntry is what the workers' clients of one strategy entry share:
+// the resolved endpoint and the egress settings with the audit log.
+type cloudEntry struct {
+	api  openaiapi.Config
+	ecfg egress.Config
 }
 
 // newCloudPool returns an empty pool whose clouds turn the small model's
 // tokens into text with detok.
 func (r *runner) newCloudPool(detok func(ids []int32) string) *cloudPool {
-	return &cloudPool{r: r, detok: detok, clouds: map[int]*collab.Cloud{}}
+	return &cloudPool{r: r, detok: detok, entries: map[int]*cloudEntry{}, clouds: map[[2]int]*collab.Cloud{}}
 }
 
-// cloudFor returns the cloud of strategy entry si, dialling it on first
-// use.
-func (p *cloudPool) cloudFor(ctx context.Context, si int) (*collab.Cloud, error) {
-	if cloud := p.clouds[si]; cloud != nil {
+// cloudFor returns worker's cloud of strategy entry si, dialling it on
+// first use; the entry's target is resolved (its kind detected) and its
+// audit log opened once for all workers.
+func (p *cloudPool) cloudFor(ctx context.Context, worker, si int) (*collab.Cloud, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cloud := p.clouds[[2]int{worker, si}]; cloud != nil {
 		return cloud, nil
 	}
-	r, s := p.r, p.r.cfg.Strategies[si]
-	api, err := r.endpoint(ctx, r.cfg.Cloud.Target, r.cfg.Cloud.Kind, r.cfg.Cloud.Model,
-		openaiapi.Config{Timeout: 5 * time.Minute, Logger: r.logger.With("component", "cloud")})
+	e := p.entries[si]
+	if e == nil {
+		r, s := p.r, p.r.cfg.Strategies[si]
+		api, err := r.endpoint(ctx, r.cfg.Cloud.Target, r.cfg.Cloud.Kind, r.cfg.Cloud.Model,
+			openaiapi.Config{Timeout: 5 * time.Minute, Logger: r.logger.With("component", "cloud")})
+		if err != nil {
+			return nil, err
+		}
+		log, err := audit.Open(filepath.Join(r.cfg.Out, "audit", safeName(s.Name)+".jsonl"))
+		if err != nil {
+			return nil, err
+		}
+		// Each run brings its record's guard; the client has none of its
+		// own, so a request without one is not sent.
+		ecfg := egress.Config{Policy: egress.User, Log: log, Detokenize: p.detok, Private: r.cloudGrant()}
+		if api, err = r.resolveKind(ctx, ecfg, api, r.cfg.Cloud.Target, "cloud"); err != nil {
+			log.Close()
+			return nil, err
+		}
+		p.closers = append(p.closers, func() { log.Close() })
+		e = &cloudEntry{api: api, ecfg: ecfg}
+		p.entries[si] = e
+	}
+	c, err := egress.Dial(e.ecfg, e.api)
 	if err != nil {
 		return nil, err
 	}
-	log, err := audit.Open(filepath.Join(r.cfg.Out, "audit", safeName(s.Name)+".jsonl"))
-	if err != nil {
-		return nil, err
-	}
-	// Each run brings its record's guard; the client has none of its own,
-	// so a request without one is not sent.
-	ecfg := egress.Config{Policy: egress.User, Log: log, Detokenize: p.detok, Private: r.cloudGrant()}
-	if api, err = r.resolveKind(ctx, ecfg, api, r.cfg.Cloud.Target, "cloud"); err != nil {
-		log.Close()
-		return nil, err
-	}
-	c, err := egress.Dial(ecfg, api)
-	if err != nil {
-		log.Close()
-		return nil, err
-	}
-	p.closers = append(p.closers, func() { log.Close() })
-	p.clouds[si] = collab.NewCloud(c)
-	return p.clouds[si], nil
+	cloud := collab.NewCloud(c)
+	p.clouds[[2]int{worker, si}] = cloud
+	return cloud, nil
 }
 
 // close closes the audit logs of the dialled clouds.
 func (p *cloudPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, c := range p.closers {
 		c()
 	}

@@ -69,11 +69,24 @@ func TestKindAutoResolves(t *testing.T) {
 	}
 	closeJudge()
 	pool := r.newCloudPool(nil)
-	cc, err := pool.cloudFor(t.Context(), 0)
+	cc, err := pool.cloudFor(t.Context(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each generation worker has a client of its own (its usage counts
+	// are one job's), dialled without detecting the kind again.
+	again, err := pool.cloudFor(t.Context(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := pool.cloudFor(t.Context(), 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool.close()
+	if again != cc || other == cc || other.Client() == cc.Client() || other.Client().Kind() != openaiapi.KindVLLM {
+		t.Errorf("worker clouds: same worker %v, other worker distinct %v, other kind %q", again == cc, other != cc, other.Client().Kind())
+	}
 	if jc.Kind() != openaiapi.KindVLLM || cc.Client().Kind() != openaiapi.KindVLLM {
 		t.Errorf("judge kind %q, cloud kind %q: want vllm (cogen cloud)", jc.Kind(), cc.Client().Kind())
 	}

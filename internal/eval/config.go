@@ -38,20 +38,34 @@ type Config struct {
 	MaxTokens      int `toml:"max_tokens"`
 	CloudMaxTokens int `toml:"cloud_max_tokens"`
 	// Threads is the engines' CPU threads (0: chosen per model and load, see llamacpp.Options).
-	Threads    int        `toml:"threads"`
-	Sampling   Sampling   `toml:"sampling"`
-	Datasets   []Dataset  `toml:"datasets"`
-	Strategies []Strategy `toml:"strategies"`
-	Models     []Model    `toml:"models"`
-	Cloud      Cloud      `toml:"cloud"`
-	Judge      Judge      `toml:"judge"`
-	Prices     Prices     `toml:"prices"`
+	Threads int `toml:"threads"`
+	// Concurrency is the number of generations run at once (default 1;
+	// at most 16), which the engine decodes together, one batch per step.
+	// The outputs are those of generations run one at a time: a small or
+	// local cloud model whose logits change when other sequences decode
+	// beside it (F32 and F16 weights) generates one at a time whatever
+	// this says (see the package documentation). It pays where
+	// generations wait on a cloud, whose round trips then overlap; on two
+	// CPU cores, batching a Q8_0 model's decoding gains nothing
+	// (BenchmarkGenerateConcurrency).
+	Concurrency int        `toml:"concurrency"`
+	Sampling    Sampling   `toml:"sampling"`
+	Datasets    []Dataset  `toml:"datasets"`
+	Strategies  []Strategy `toml:"strategies"`
+	Models      []Model    `toml:"models"`
+	Cloud       Cloud      `toml:"cloud"`
+	Judge       Judge      `toml:"judge"`
+	Prices      Prices     `toml:"prices"`
 	// Weights bounds the outputs shown in the per-token weight view
 	// (default 12).
 	Weights int `toml:"weights"`
 
 	dir string // the config file's directory
 }
+
+// maxConcurrency bounds Config.Concurrency: the small model holds one or
+// two sequences of 8192 tokens for each generation that runs at once.
+const maxConcurrency = 16
 
 // Sampling is the generation sampling (the local model's, and the cloud's
 // temperature).
@@ -294,6 +308,12 @@ func (c *Config) validate() error {
 	}
 	if c.Threads < 0 {
 		return fieldErr("threads", "%d: must be >= 0", c.Threads)
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 1
+	}
+	if c.Concurrency < 0 || c.Concurrency > maxConcurrency {
+		return fieldErr("concurrency", "%d: must be in [1, %d]", c.Concurrency, maxConcurrency)
 	}
 	if c.Weights == 0 {
 		c.Weights = 12

@@ -75,15 +75,15 @@ func TestLoadConfigDefaults(t *testing.T) {
 	got := struct {
 		Out, Baseline, Data, Model, Cloud, DSName, Pairwise string
 		Names, Prompts                                      []string
-		Repeats, Retries, MaxTokens, JudgeMax               int
+		Repeats, Retries, MaxTokens, JudgeMax, Concurrency  int
 	}{c.Out, c.Baseline, c.Datasets[0].Path, c.Models[0].SLM, c.Cloud.Target, c.Datasets[0].Name, c.Judge.Pairwise,
-		[]string{c.Strategies[0].Name, c.Strategies[1].Name}, c.Judge.Prompts, c.Judge.Repeats, c.Judge.MaxRetries, c.MaxTokens, c.Judge.MaxTokens}
+		[]string{c.Strategies[0].Name, c.Strategies[1].Name}, c.Judge.Prompts, c.Judge.Repeats, c.Judge.MaxRetries, c.MaxTokens, c.Judge.MaxTokens, c.Concurrency}
 	want := struct {
 		Out, Baseline, Data, Model, Cloud, DSName, Pairwise string
 		Names, Prompts                                      []string
-		Repeats, Retries, MaxTokens, JudgeMax               int
+		Repeats, Retries, MaxTokens, JudgeMax, Concurrency  int
 	}{filepath.Join(dir, "out"), "slm", filepath.Join(dir, "data.json"), filepath.Join(dir, "model.gguf"), "local:" + filepath.Join(dir, "model.gguf"), "data", "judge",
-		[]string{"slm", "logits-max"}, []string{"ovl-w", "per", "ovl-wo"}, 1, 3, 256, 512}
+		[]string{"slm", "logits-max"}, []string{"ovl-w", "per", "ovl-wo"}, 1, 3, 256, 512, 1}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
@@ -145,6 +145,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"duplicate seed", func(s string) string { return strings.Replace(s, "seeds = [1, 2]", "seeds = [1, 1]", 1) }, "seeds[1]", 0, "twice"},
 		{"negative price", func(s string) string { return s + "\n[prices]\ncloud_in = -1\n" }, "prices.cloud_in", 0, ""},
 		{"sampling", func(s string) string { return s + "\n[sampling]\ntop_p = 2\n" }, "sampling", 0, "top_p"},
+		{"concurrency negative", func(s string) string { return "concurrency = -1\n" + s }, "concurrency", 0, "[1, 16]"},
+		{"concurrency too large", func(s string) string { return "concurrency = 17\n" + s }, "concurrency", 0, "[1, 16]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

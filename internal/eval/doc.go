@@ -20,6 +20,23 @@
 // rerun makes no model call; a run killed at any point resumes, repeating
 // at most the jobs that were in flight.
 //
+// # Concurrency
+//
+// Config.Concurrency generations run at once, each with its own seeded
+// sampler; the engine decodes them together, one batch per step. Each
+// worker takes a record and runs its outputs one after another, so that
+// they share the record's evaluated prompt. The concurrency is not in the
+// cache keys, because it changes no output. On a model whose logits are
+// bit for bit the same whatever else the engine decodes beside them (Q8_0
+// and Q4_0 weights, measured), a generation run beside others gives the
+// output it gives alone. A model that fails this check before the first
+// output (F32 and F16 weights: a probe decodes a prompt in one call and in
+// pieces, some of one token) generates one output at a time, on the model
+// opened as for concurrency 1; so does a local: cloud that fails it. A
+// remote cloud's answers are as reproducible as its server makes them, at
+// any concurrency. Generations that wait on a cloud overlap their round
+// trips; the engine's batching itself gains little on few CPU cores.
+//
 // # Privacy
 //
 // Generation goes through the collaboration strategies and their egress

@@ -12,22 +12,26 @@ import (
 // genEstimate measures the generation stage and prints once, as soon as
 // every strategy entry with outputs left has one measured output, how
 // long the outputs left should take: for each strategy entry, the outputs
-// left times its mean seconds per output so far. It is not safe for
-// concurrent use (generation runs one job at a time).
+// left times its mean seconds per output so far, divided by the number of
+// outputs that run at once (each output's seconds are its own, however
+// many ran beside it). It is safe for concurrent use.
 type genEstimate struct {
-	out     io.Writer
-	names   []string    // strategy entry names, by index
+	out    io.Writer
+	names  []string // strategy entry names, by index
+	judges int      // judge request series planned after generation
+
+	mu      sync.Mutex
+	width   int         // outputs that run at once
 	left    map[int]int // outputs left to generate, by strategy entry
 	sum     map[int]float64
 	n       map[int]int
-	judges  int // judge request series planned after generation
 	printed bool
 }
 
 // newGenEstimate returns the estimate of the pending jobs; judges is the
 // number of judge request series that follow them.
 func newGenEstimate(out io.Writer, cfg *Config, pending []*genJob, judges int) *genEstimate {
-	e := &genEstimate{out: out, left: map[int]int{}, sum: map[int]float64{}, n: map[int]int{}, judges: judges}
+	e := &genEstimate{out: out, width: 1, left: map[int]int{}, sum: map[int]float64{}, n: map[int]int{}, judges: judges}
 	for _, s := range cfg.Strategies {
 		e.names = append(e.names, s.Name)
 	}
@@ -37,9 +41,18 @@ func newGenEstimate(out io.Writer, cfg *Config, pending []*genJob, judges int) *
 	return e
 }
 
+// setWidth sets how many outputs run at once from now on.
+func (e *genEstimate) setWidth(width int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.width = max(width, 1)
+}
+
 // observe records that one output of strategy entry strat took seconds,
 // and prints the estimate when it is first known.
 func (e *genEstimate) observe(strat int, seconds float64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.left[strat]--
 	e.sum[strat] += seconds
 	e.n[strat]++
@@ -64,12 +77,17 @@ func (e *genEstimate) observe(strat int, seconds float64) {
 		return // nothing left to estimate
 	}
 	e.printed = true
+	total /= float64(e.width)
+	at := ""
+	if e.width > 1 {
+		at = fmt.Sprintf(", %d at once", e.width)
+	}
 	then := ""
 	if e.judges > 0 {
 		then = fmt.Sprintf("; judging (%d request series) follows, estimated once it starts", e.judges)
 	}
-	fmt.Fprintf(e.out, "generate: estimate %s for the %s left (per output so far: %s)%s\n",
-		about(time.Duration(total*float64(time.Second))), count(left, "output"), strings.Join(per, ", "), then)
+	fmt.Fprintf(e.out, "generate: estimate %s for the %s left (per output so far: %s%s)%s\n",
+		about(time.Duration(total*float64(time.Second))), count(left, "output"), strings.Join(per, ", "), at, then)
 }
 
 // judgeEstimate measures the judge stage and prints once, after a tenth of

@@ -61,6 +61,21 @@ func TestGenEstimate(t *testing.T) {
 		t.Errorf("printed twice:\n%s", out.String())
 	}
 
+	// Four at once: the same outputs left take a quarter of the time.
+	out.Reset()
+	e = newGenEstimate(&out, cfg, pending, 0)
+	e.setWidth(4)
+	for _, o := range []struct {
+		strat   int
+		seconds float64
+	}{{0, 4}, {0, 2}, {1, 10}} {
+		e.observe(o.strat, o.seconds)
+	}
+	want = "generate: estimate about 9 s for the 5 outputs left (per output so far: slm 3.0 s, sketch 10 s, 4 at once)\n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("estimate at 4 at once (-want +got):\n%s", diff)
+	}
+
 	// Nothing left once measured: no estimate.
 	out.Reset()
 	e = newGenEstimate(&out, cfg, pending[:1], 0)

@@ -4,9 +4,13 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cogenesis/cogenesis/collab"
 	"github.com/cogenesis/cogenesis/collab/fusion"
@@ -32,9 +36,9 @@ type genResult struct {
 	Ran string `json:"ran,omitempty"`
 }
 
-// generate runs the pending generation jobs one at a time (the local model
-// is the bottleneck), opening each local model only when one of its jobs
-// is pending.
+// generate runs the pending generation jobs, model by model (one small
+// model open at a time, opened only when one of its jobs is pending), up
+// to cfg.Concurrency at once (see [genModels.openModel]).
 //
 // It prints how many outputs it runs, an estimate of their time once each
 // strategy entry has a measured output, and on an error how far it got.
@@ -45,22 +49,79 @@ func (r *runner) generate(ctx context.Context, p *plan) error {
 		return nil
 	}
 	fmt.Fprintf(r.out, "generate: %d outputs, %d cached, %d to run\n", len(p.gens), len(p.gens)-len(pending), len(pending))
+	total := len(pending)
 	ratings, pairs := p.judgeCounts()
 	est := newGenEstimate(r.out, r.cfg, pending, ratings+pairs)
 	bar := progress.New(r.out, "generate", int64(len(pending)))
 	defer bar.Done()
 	g := r.newGenModels()
 	defer g.close()
-	for i, j := range pending {
-		if err := r.generateOne(ctx, p, g, j); err != nil {
+	var done atomic.Int64
+	for len(pending) > 0 {
+		n := 1
+		for n < len(pending) && pending[n].model == pending[0].model {
+			n++
+		}
+		jobs := pending[:n]
+		pending = pending[n:]
+		width, err := g.openModel(ctx, jobs)
+		if err == nil {
+			records := byRecord(jobs)
+			width = min(width, len(records))
+			est.setWidth(width)
+			err = r.generateJobs(ctx, p, g, records, width, func(j *genJob) {
+				done.Add(1)
+				bar.Add(1)
+				est.observe(j.strat, j.result.Seconds)
+			})
+		}
+		if err != nil {
 			bar.Done() // "stopped at": the outputs so far are kept
-			fmt.Fprintf(r.out, "generate: %s after %d of %s\n", failure(ctx), i, count(len(pending), "output"))
+			fmt.Fprintf(r.out, "generate: %s after %d of %s\n", failure(ctx), done.Load(), count(total, "output"))
 			return err
 		}
-		bar.Add(1)
-		est.observe(j.strat, j.result.Seconds)
 	}
 	return nil
+}
+
+// byRecord cuts jobs, in pendingGens order, into the jobs of each record.
+func byRecord(jobs []*genJob) [][]*genJob {
+	var records [][]*genJob
+	for i, j := range jobs {
+		if i == 0 || j.rec != jobs[i-1].rec {
+			records = append(records, nil)
+		}
+		records[len(records)-1] = append(records[len(records)-1], j)
+	}
+	return records
+}
+
+// generateJobs runs the jobs of one small model, given record by record,
+// width at once: each of width workers takes the next record and runs its
+// jobs one after another, so that they share the record's with-context
+// prompt, which the sequence pool keeps evaluated. With width 1 the jobs
+// run in their order. The first error stops the workers; finished is
+// called for each job stored.
+func (r *runner) generateJobs(ctx context.Context, p *plan, g *genModels, records [][]*genJob, width int, finished func(*genJob)) error {
+	var next atomic.Int64
+	eg, ectx := errgroup.WithContext(ctx)
+	for w := range min(width, len(records)) {
+		eg.Go(func() error {
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(records) {
+					return nil
+				}
+				for _, j := range records[k] {
+					if err := r.generateOne(ectx, p, g, w, j); err != nil {
+						return err
+					}
+					finished(j)
+				}
+			}
+		})
+	}
+	return eg.Wait()
 }
 
 // failure says how a stage ended early: "interrupted" when ctx was
@@ -89,9 +150,10 @@ func (p *plan) pendingGens() []*genJob {
 	return pending
 }
 
-// generateOne runs one generation job and stores its result.
-func (r *runner) generateOne(ctx context.Context, p *plan, g *genModels, j *genJob) error {
-	c, err := g.prepare(ctx, j)
+// generateOne runs one generation job on worker's clients and stores its
+// result.
+func (r *runner) generateOne(ctx context.Context, p *plan, g *genModels, worker int, j *genJob) error {
+	c, err := g.prepare(ctx, worker, j)
 	if err != nil {
 		return err
 	}
@@ -115,21 +177,26 @@ func usesSLM(st collab.Strategy) bool { return st != collab.LLM && st != collab.
 
 // genModels holds what the generation jobs share: the open small model
 // (one at a time), the clouds, the combination models and the records'
-// guards. It is not safe for concurrent use.
+// guards. Its methods but openModel and close are safe for concurrent
+// use.
 type genModels struct {
-	r        *runner
-	curModel int // index of slm in cfg.Models; -1 for none
-	slm      *llamacpp.Model
-	slmPtr   atomic.Pointer[llamacpp.Model] // slm, for the clouds' detokenizer
-	clouds   *cloudPool
-	combs    map[string]*fusion.CombModel
-	guards   map[*record]*privacy.Guard
+	r      *runner
+	slm    *llamacpp.Model
+	slmPtr atomic.Pointer[llamacpp.Model] // slm, for the clouds' detokenizer
+	clouds *cloudPool
+	// cloudBatch is whether a local cloud's logits are batch invariant,
+	// once probed.
+	cloudBatch *bool
+
+	mu     sync.Mutex
+	combs  map[string]*fusion.CombModel
+	guards map[*record]*privacy.Guard
 }
 
 // newGenModels returns the shared state of a generation stage with no
 // model open yet.
 func (r *runner) newGenModels() *genModels {
-	g := &genModels{r: r, curModel: -1, combs: map[string]*fusion.CombModel{}, guards: map[*record]*privacy.Guard{}}
+	g := &genModels{r: r, combs: map[string]*fusion.CombModel{}, guards: map[*record]*privacy.Guard{}}
 	g.clouds = r.newCloudPool(g.detokenize)
 	return g
 }
@@ -137,8 +204,14 @@ func (r *runner) newGenModels() *genModels {
 // close closes the clouds' audit logs and the small model.
 func (g *genModels) close() {
 	g.clouds.close()
+	g.closeSLM()
+}
+
+func (g *genModels) closeSLM() {
 	if g.slm != nil {
+		g.slmPtr.Store(nil)
 		g.slm.Close()
+		g.slm = nil
 	}
 }
 
@@ -151,40 +224,109 @@ func (g *genModels) detokenize(ids []int32) string {
 	return ""
 }
 
-// smallModel returns the small model (with its LoRA) of models[mi],
-// closing the one open before.
-func (g *genModels) smallModel(ctx context.Context, mi int) (*llamacpp.Model, error) {
-	if g.curModel == mi {
-		return g.slm, nil
-	}
-	if g.slm != nil {
-		g.slmPtr.Store(nil)
-		g.slm.Close()
-		g.slm = nil
-	}
+// openModel readies what the jobs of one small model use (the model,
+// closing the one open before; the clouds of their strategy entries) and
+// returns how many of them may run at once: cfg.Concurrency, or 1 when a
+// model they decode on, the small one or a local cloud's, gives other
+// logits beside other sequences than alone (see [batchInvariant]). Then
+// generations run at once would give other outputs than one at a time
+// (and than one another's reruns), so they run one at a time, on the
+// model opened as for concurrency 1; a line on the progress output says
+// so. The small model is probed on an instance of its own with a small
+// context, closed before the model opens for the jobs.
+//
+// At concurrency 1 the small model has two sequences, as it always had.
+// Above, it has one for each job that may run at once, two where a job
+// may be speculative: its with-context prompt and the local stand-in for
+// the cloud, which it takes only when one is free (else it drafts from
+// the local model alone, another output).
+func (g *genModels) openModel(ctx context.Context, jobs []*genJob) (int, error) {
 	r := g.r
+	mi := jobs[0].model
 	m := r.cfg.Models[mi]
-	path, err := r.resolve(ctx, m.SLM)
-	if err != nil {
-		return nil, err
-	}
-	lora := ""
-	if m.LoRA != "" {
-		if lora, err = r.resolve(ctx, m.LoRA); err != nil {
-			return nil, err
+	width := r.cfg.Concurrency
+	slm, perJob, cloud := false, 1, map[int]bool{}
+	for _, j := range jobs {
+		st, _ := collab.ParseStrategy(r.cfg.Strategies[j.strat].Strategy) // validated
+		slm = slm || usesSLM(st)
+		if st == collab.Speculative {
+			perJob = 2
+		}
+		if st != collab.SLM {
+			cloud[j.strat] = true
 		}
 	}
-	slm, err := llamacpp.Open(path, llamacpp.Options{ContextSize: 8192, Threads: r.cfg.Threads, Parallel: 2, LoRA: lora, Logger: r.logger.With("component", "llama.cpp")})
-	if err != nil {
-		return nil, fmt.Errorf("models[%d] %s: %w", mi, m.Name, err)
+	for si := range r.cfg.Strategies {
+		if cloud[si] {
+			if _, err := g.clouds.cloudFor(ctx, 0, si); err != nil {
+				return 0, err
+			}
+		}
 	}
-	g.slm, g.curModel = slm, mi
-	g.slmPtr.Store(slm)
-	return slm, nil
+	if ref, local := cutLocal(r.cfg.Cloud.Target); local && len(cloud) > 0 && width > 1 {
+		if g.cloudBatch == nil {
+			lc, err := r.localCloud(ctx, ref)
+			if err != nil {
+				return 0, err
+			}
+			ok, err := batchInvariant(ctx, lc.Model)
+			if err != nil {
+				return 0, fmt.Errorf("cloud.target: %w", err)
+			}
+			g.cloudBatch = &ok
+		}
+		if !*g.cloudBatch {
+			fmt.Fprintf(r.out, "generate: the local cloud's %s gives other logits beside other sequences than alone (as F32 and F16 weights do): "+
+				"its outputs run one at a time, so that they equal those of concurrency 1\n", filepath.Base(ref))
+			width = 1
+		}
+	}
+	g.closeSLM()
+	if !slm {
+		return width, nil
+	}
+	path, err := r.resolve(ctx, m.SLM)
+	if err != nil {
+		return 0, err
+	}
+	o := llamacpp.Options{ContextSize: 8192, Threads: r.cfg.Threads, Parallel: 2, Logger: r.logger.With("component", "llama.cpp")}
+	if m.LoRA != "" {
+		if o.LoRA, err = r.resolve(ctx, m.LoRA); err != nil {
+			return 0, err
+		}
+	}
+	if width > 1 {
+		po := o
+		po.ContextSize, po.Parallel = 64, 1
+		probe, err := llamacpp.Open(path, po)
+		if err != nil {
+			return 0, fmt.Errorf("models[%d] %s: %w", mi, m.Name, err)
+		}
+		ok, err := batchInvariant(ctx, probe)
+		probe.Close()
+		if err != nil {
+			return 0, fmt.Errorf("models[%d] %s: %w", mi, m.Name, err)
+		}
+		if ok {
+			o.Parallel = width * perJob
+		} else {
+			fmt.Fprintf(r.out, "generate: models[%d] %s gives other logits beside other sequences than alone (as F32 and F16 weights do): "+
+				"its outputs run one at a time, so that they equal those of concurrency 1\n", mi, m.Name)
+			width = 1
+		}
+	}
+	g.slm, err = llamacpp.Open(path, o)
+	if err != nil {
+		return 0, fmt.Errorf("models[%d] %s: %w", mi, m.Name, err)
+	}
+	g.slmPtr.Store(g.slm)
+	return width, nil
 }
 
 // comb returns the combination model at path, loading it once.
 func (g *genModels) comb(path string) (*fusion.CombModel, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if c := g.combs[path]; c != nil {
 		return c, nil
 	}
@@ -198,6 +340,8 @@ func (g *genModels) comb(path string) (*fusion.CombModel, error) {
 
 // guard returns the guard of a record, made once.
 func (g *genModels) guard(rec *record) *privacy.Guard {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	gd := g.guards[rec]
 	if gd == nil {
 		gd = privacy.NewGuard(rec.rec.Vault)
@@ -214,22 +358,18 @@ type genCall struct {
 	opts     collab.Options
 }
 
-// prepare opens what a job's strategy uses (the small model, the cloud,
-// the combination model) and returns the call that runs it.
-func (g *genModels) prepare(ctx context.Context, j *genJob) (*genCall, error) {
+// prepare returns the call that runs a job on the open small model and
+// worker's cloud, loading the combination model it uses.
+func (g *genModels) prepare(ctx context.Context, worker int, j *genJob) (*genCall, error) {
 	cfg := g.r.cfg
 	s := cfg.Strategies[j.strat]
 	st, _ := collab.ParseStrategy(s.Strategy) // validated
 	c := &genCall{strategy: st, run: &collab.Runner{Private: g.r.cloudGrant(), Logger: g.r.logger}}
 	if usesSLM(st) {
-		slm, err := g.smallModel(ctx, j.model)
-		if err != nil {
-			return nil, err
-		}
-		c.run.SLM = collab.Engine(slm)
+		c.run.SLM = collab.Engine(g.slm)
 	}
 	if st != collab.SLM {
-		cloud, err := g.clouds.cloudFor(ctx, j.strat)
+		cloud, err := g.clouds.cloudFor(ctx, worker, j.strat)
 		if err != nil {
 			return nil, err
 		}
