@@ -139,7 +139,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	grant := privateGrant(*allowPriv)
 	s := &serve.Server{
 		States: states,
-		Store: store, SLM: m, AuditPath: ap, Token: *token, AllowOrigins: origins, Private: grant,
+		Store:  store, SLM: m, AuditPath: ap, Token: *token, AllowOrigins: origins, Private: grant,
 		MaxTokens: *maxTokens, CloudMaxTokens: *cloudMax, MaxQueue: *queue, PerTokenFallback: *perToken, GuardModel: *guardMod == "local",
 		Logger: slog.Default().With("component", "serve"), Created: time.Now(),
 	}
