@@ -105,6 +105,7 @@ if [ "$(id -u)" -eq 0 ] && { [ ! -e "$dest" ] || grep -q COGENESIS_MINIAUDIO_STU
 fi
 
 if [ "${1:-}" = test ]; then
+	command -v curl >/dev/null || optional "the pre-check's HTTP tests" curl || true
 	browser
 	node_client
 fi

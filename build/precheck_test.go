@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cogenesis/cogenesis/internal/deptest"
 	"github.com/cogenesis/cogenesis/internal/hub"
 )
 
@@ -140,7 +141,7 @@ func TestPrecheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.curl && lookErr != nil {
-				t.Skip("curl is not installed: precheck.sh only tests the connection")
+				deptest.Missing(t, "curl is not installed (precheck.sh then only tests the connection): apt-get install curl")
 			}
 			isolate(t)
 			t.Setenv("HF_ENDPOINT", tt.endpoint)

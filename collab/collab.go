@@ -444,11 +444,7 @@ const taskMarker = "\n\n## Task\n"
 // its context prefix: the tokens up to the task, as the whole prompt
 // tokenizes them (0 when the turn has no task marker).
 func (r *Runner) privateTokens(system, user string) ([]int32, int, error) {
-	text, err := r.SLM.RenderChat([]llm.Message{{Role: llm.RoleSystem, Content: system}, {Role: llm.RoleUser, Content: user}}, true)
-	if err != nil {
-		return nil, 0, err
-	}
-	toks, err := r.SLM.Tokenize(text, false, true)
+	text, toks, err := r.chat(system, user)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -468,11 +464,18 @@ func (r *Runner) privateTokens(system, user string) ([]int32, int, error) {
 // chatTokens renders a system and user turn with the local model's chat
 // template and tokenizes it. The text may be private: it stays here.
 func (r *Runner) chatTokens(system, user string) ([]int32, error) {
+	_, toks, err := r.chat(system, user)
+	return toks, err
+}
+
+// chat renders a system and user turn and tokenizes it.
+func (r *Runner) chat(system, user string) (string, []int32, error) {
 	text, err := r.SLM.RenderChat([]llm.Message{{Role: llm.RoleSystem, Content: system}, {Role: llm.RoleUser, Content: user}}, true)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return r.SLM.Tokenize(text, false, true)
+	toks, err := r.SLM.Tokenize(text, false, true)
+	return text, toks, err
 }
 
 // sketch asks the cloud for an outline (or a full draft) of the public

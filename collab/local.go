@@ -78,25 +78,30 @@ type engineModel struct {
 	states *userStates
 }
 
-// userStates is an engine model's state store and the identity of its
-// files, hashed once on first use.
+// userStates is an engine model's state store and what its keys hold
+// besides the tokens, worked out once on first use: the model's and the
+// adapter's file hashes, the chat template and the engine settings.
 type userStates struct {
-	store          StateStore
-	once           sync.Once
-	model, adapter string
-	err            error
+	store StateStore
+	once  sync.Once
+	key   statecache.Key // without User and Tokens
+	err   error
 }
 
-func (u *userStates) ids(ctx context.Context, m *llamacpp.Model) (model, adapter string, err error) {
+// keyFor returns the key of user's context prefix on m.
+func (u *userStates) keyFor(ctx context.Context, m *llamacpp.Model, user string, prefix []int32) (statecache.Key, error) {
 	u.once.Do(func() {
-		if u.model, u.err = statecache.FileID(ctx, m.Path()); u.err != nil {
+		u.key.Template, u.key.Settings = m.Info().ChatTemplate, m.StateSettings()
+		if u.key.Model, u.err = statecache.FileID(ctx, m.Path()); u.err != nil {
 			return
 		}
 		if m.LoRA() != "" {
-			u.adapter, u.err = statecache.FileID(ctx, m.LoRA())
+			u.key.LoRA, u.err = statecache.FileID(ctx, m.LoRA())
 		}
 	})
-	return u.model, u.adapter, u.err
+	k := u.key
+	k.User, k.Tokens = user, prefix
+	return k, u.err
 }
 
 func (m engineModel) Load(ctx context.Context, prompt []int32, wait bool) (LocalSequence, func(ok bool), int, bool, error) {
@@ -145,11 +150,10 @@ func (m engineModel) LoadUser(ctx context.Context, prompt []int32, user string, 
 // engine refuses is removed and rebuilt; a store that cannot save is
 // logged and the run goes on.
 func (m engineModel) loadPrefix(ctx context.Context, ps *llamacpp.Pooled, user string, prefix []int32) (int, error) {
-	model, adapter, err := m.states.ids(ctx, m.Model)
+	k, err := m.states.keyFor(ctx, m.Model, user, prefix)
 	if err != nil {
 		return 0, err
 	}
-	k := statecache.Key{User: user, Model: model, LoRA: adapter, Template: m.Info().ChatTemplate, Settings: m.StateSettings(), Tokens: prefix}
 	if data, out := m.states.store.Get(k); out == statecache.Hit {
 		if err := ps.RestoreState(ctx, data, prefix); err == nil {
 			return 0, nil

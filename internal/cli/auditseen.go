@@ -276,14 +276,12 @@ func (rep *seenReport) add(r audit.Record, parts []seenPart) {
 	n := partsTokens(parts)
 	s.Requests++
 	s.Bytes += r.Bytes
-	if s.Requests == 1 || s.Tokens >= 0 {
-		s.Tokens = addTokens(s.Tokens, n, s.Requests == 1)
-	}
+	s.Tokens = addTokens(s.Tokens, n)
 	if k := len(s.Sent) - 1; k >= 0 && s.Sent[k].Path == r.Path && s.Sent[k].Verdict == r.Verdict && extends(s.Sent[k].Parts, parts) {
 		last := &s.Sent[k]
 		last.Seq = append(last.Seq, r.Seq)
 		last.Parts = parts
-		last.Tokens = addTokens(last.Tokens, n, false)
+		last.Tokens = addTokens(last.Tokens, n)
 		return
 	}
 	first := 0
@@ -294,10 +292,7 @@ func (rep *seenReport) add(r audit.Record, parts []seenPart) {
 }
 
 // addTokens adds n to sum; -1 (unknown) in either makes it unknown.
-func addTokens(sum, n int, first bool) int {
-	if first {
-		return n
-	}
+func addTokens(sum, n int) int {
 	if sum < 0 || n < 0 {
 		return -1
 	}
